@@ -55,6 +55,7 @@ struct check_probe {
 	char reason[CHECK_REASON_MAX];
 	const char *rule;
 	int unreachable;           /* could not connect: ignorable beside another answering address */
+	int not_applicable;        /* a key type the server does not offer: not counted */
 	struct smtp_client_result *client; /* the probe's facts (banner, TLS, chain, match) */
 };
 
@@ -124,6 +125,10 @@ struct check_job;
 struct check_job *check_start(struct event_base *base, const struct check_params *p,
 			      const char *domain, check_done_cb cb, void *arg);
 void check_result_free(struct check_result *res);
+
+/* The result as one JSON object (docs/check-json.md), for check --json, scan and demo. */
+struct json;
+void check_result_json(const struct check_result *res, struct json *j);
 
 /* Validate and normalise a domain name typed by a user: lower case, no final dot,
  * A-labels only (IDNs must be converted first). 0 on success, else -1 with why. */

@@ -1,0 +1,266 @@
+/*
+ * probe: runs the SMTP client engine against one address as the host's TLS requirement
+ * says and turns its outcome into a verdict. Where DANE applies and asked to, a second
+ * session restricted to the other key type checks a server that has both an RSA and an
+ * ECDSA certificate: a record that matches only one of them breaks half the senders.
+ * It never decides policy (policy.c did) and never prints.
+ */
+#include "engine/probe.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp/client.h"
+#include "util/log.h"
+#include "util/str.h"
+
+struct addr_probe {
+	struct probe_req req;
+	struct tlsa_rr rrs[DANE_PROBE_RR_MAX];
+	struct refnames refs;
+	const char *names[POLICY_REFNAMES_MAX];
+	char sni[DNS_NAME_MAX];
+	struct check_address *a;
+	void (*done)(struct check_address *, void *);
+	void *arg;
+	struct smtp_client *sc;
+};
+
+static enum smtp_tls_req smtp_req_of(enum check_tls_req r)
+{
+	switch (r) {
+	case CHECK_REQ_DANE: return SMTP_TLS_DANE;
+	case CHECK_REQ_ENCRYPT: return SMTP_TLS_ENCRYPT;
+	default: return SMTP_TLS_MAY;
+	}
+}
+
+static void probe_reason(struct check_probe *pr, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void probe_reason(struct check_probe *pr, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pr->reason, sizeof(pr->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* The verdict of a completed session under the host's requirement. */
+static void probe_judge(const struct addr_probe *ap, struct check_probe *pr,
+			const struct smtp_client_result *r)
+{
+	enum check_tls_req req = ap->req.req;
+
+	switch (r->fail) {
+	case SMTP_FAIL_NONE:
+		break;
+	case SMTP_FAIL_CONNECT:
+	case SMTP_FAIL_TIMEOUT:
+		pr->v = VERDICT_TEMPFAIL;
+		pr->rule = "RFC 5321 §4.5.3.2";
+		pr->unreachable = r->stage <= SMTP_ST_CONNECT;
+		probe_reason(pr, "%s", r->reason);
+		return;
+	case SMTP_FAIL_PROTOCOL:
+	case SMTP_FAIL_REJECTED:
+		pr->v = VERDICT_TEMPFAIL;
+		pr->rule = "RFC 5321 §4.2";
+		probe_reason(pr, "%s", r->reason);
+		return;
+	case SMTP_FAIL_TLS:
+		if (req == CHECK_REQ_MAY) {
+			/* An opportunistic sender retries in plaintext: say so, do not hide it. */
+			pr->v = VERDICT_PLAINTEXT;
+			pr->rule = "RFC 7672 §2.2";
+			probe_reason(pr, "TLS failed (%s); opportunistic senders fall back to plaintext", r->reason);
+			return;
+		}
+		/* fall through: TLS was required */
+	case SMTP_FAIL_DANE:
+		pr->v = VERDICT_DANE_FAIL;
+		pr->rule = req == CHECK_REQ_DANE ? "RFC 7672 §3" : "RFC 7672 §2.2";
+		probe_reason(pr, "%s", r->reason);
+		return;
+	}
+	if (req == CHECK_REQ_DANE) {
+		const struct dane_outcome *d = &r->dane;
+		pr->v = ap->req.trusted ? VERDICT_TRUSTED : VERDICT_VERIFIED;
+		pr->rule = d->usage == 2 ? "RFC 7672 §3.1.2" : "RFC 7672 §3.1.1";
+		probe_reason(pr, "TLSA %u %u %u matched the certificate at depth %d%s%s",
+			     d->usage, d->selector, d->mtype, d->depth,
+			     d->peername[0] ? ", name " : "", d->peername);
+	} else if (req == CHECK_REQ_ENCRYPT) {
+		pr->v = VERDICT_ENCRYPT_ONLY;
+		pr->rule = "RFC 7672 §3.1";
+		probe_reason(pr, "%s, not authenticated: no usable TLSA record", r->tls_facts.version);
+	} else if (r->tls) {
+		pr->v = VERDICT_OPPORTUNISTIC;
+		pr->rule = "RFC 7672 §2.2";
+		probe_reason(pr, "%s without authentication (no secure TLSA records)", r->tls_facts.version);
+	} else {
+		pr->v = VERDICT_PLAINTEXT;
+		pr->rule = "RFC 7672 §2.2";
+		probe_reason(pr, "STARTTLS not offered: mail goes in plaintext");
+	}
+}
+
+static struct smtp_client_result *result_copy(const struct smtp_client_result *r)
+{
+	struct smtp_client_result *c = malloc(sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	*c = *r;
+	c->rcpt = NULL; /* probes send no RCPT; the session owns its array */
+	c->nrcpts = 0;
+	return c;
+}
+
+void probe_facts_free(struct smtp_client_result *r) { free(r); }
+
+static int probe_launch(struct addr_probe *ap, enum tls_keytype kt);
+
+/* Fold the address's probes: a key type the server does not offer does not count. */
+static void address_fold(struct check_address *a)
+{
+	struct verdict_item items[2];
+	size_t n = 0, worst = 0, unreachable = 0;
+
+	for (size_t i = 0; i < a->nprobes; i++) {
+		if (a->probes[i].not_applicable)
+			continue;
+		items[n].v = a->probes[i].v;
+		items[n].ignorable = 0;
+		unreachable += a->probes[i].unreachable;
+		n++;
+	}
+	a->v = verdict_fold(items, n, &worst);
+	a->ignorable = n > 0 && unreachable == n;
+	for (size_t i = 0, k = 0; i < a->nprobes; i++) {
+		if (a->probes[i].not_applicable)
+			continue;
+		if (k++ == worst) {
+			if (a->nprobes > 1 && !a->probes[1].not_applicable)
+				snprintf(a->reason, sizeof(a->reason), "%s key: %s",
+					 a->probes[i].key_type, a->probes[i].reason);
+			else
+				str_copy(a->reason, a->probes[i].reason, sizeof(a->reason));
+		}
+	}
+}
+
+static void probe_finish(struct addr_probe *ap)
+{
+	struct check_address *a = ap->a;
+
+	address_fold(a);
+	ap->done(a, ap->arg);
+	free(ap);
+}
+
+static const char *leaf_key(const struct smtp_client_result *r)
+{
+	return r->tls && r->tls_facts.nchain > 0 ? r->tls_facts.chain[0].key_type : "";
+}
+
+static void probe_cb(struct smtp_client *sc, const struct smtp_client_result *r, void *arg)
+{
+	struct addr_probe *ap = arg;
+	struct check_address *a = ap->a;
+	struct check_probe *pr = &a->probes[a->nprobes - 1];
+
+	pr->client = result_copy(r);
+	probe_judge(ap, pr, r);
+	smtp_client_free(sc);
+	ap->sc = NULL;
+	if (a->nprobes == 2) {
+		/* The other key type: a failed handshake or the same key means not offered. */
+		if (r->fail == SMTP_FAIL_TLS || strcmp(leaf_key(r), leaf_key(a->probes[0].client)) == 0) {
+			pr->not_applicable = 1;
+			probe_reason(pr, "the server offers no %s certificate", pr->key_type);
+		}
+		probe_finish(ap);
+		return;
+	}
+	if (ap->req.both_keys && ap->req.req == CHECK_REQ_DANE && r->tls) {
+		enum tls_keytype other = strcmp(leaf_key(r), "RSA") == 0 ? TLS_KEYTYPE_ECDSA : TLS_KEYTYPE_RSA;
+		a->nprobes = 2;
+		a->probes[1].key_type = tls_keytype_name(other);
+		a->probes[0].key_type = strcmp(leaf_key(r), "RSA") == 0 ? "rsa" : "ecdsa";
+		if (probe_launch(ap, other) == 0)
+			return;
+		a->nprobes = 1;
+	}
+	probe_finish(ap);
+}
+
+static int probe_launch(struct addr_probe *ap, enum tls_keytype kt)
+{
+	struct smtp_client_params p;
+	struct check_probe *pr = &ap->a->probes[ap->a->nprobes - 1];
+	char err[256];
+	unsigned t = ap->req.timeout_ms;
+
+	smtp_client_defaults(&p);
+	p.addr = ap->a->addr;
+	p.port = ap->req.port;
+	p.helo_name = ap->req.helo;
+	p.mode = SMTP_MODE_PROBE;
+	p.tls = smtp_req_of(ap->req.req);
+	p.ssl_ctx = ap->req.ssl_ctx;
+	p.keytype = kt;
+	p.sni = ap->sni;
+	if (p.tls == SMTP_TLS_DANE) {
+		p.tlsa = ap->rrs;
+		p.ntlsa = ap->req.nrrs;
+		p.tlsa_base = ap->sni;
+		p.refnames = ap->names;
+		p.nrefnames = ap->refs.n;
+	}
+	if (t > 0) {
+		p.to.connect_ms = p.to.banner_ms = p.to.ehlo_ms = p.to.starttls_ms = t;
+		p.to.tls_ms = p.to.quit_ms = t;
+	}
+	ap->sc = smtp_client_start(ap->req.base, &p, probe_cb, ap, err, sizeof(err));
+	if (ap->sc == NULL) {
+		pr->v = VERDICT_TEMPFAIL;
+		probe_reason(pr, "probe not started: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int probe_address(const struct probe_req *req, struct check_address *a,
+		  void (*done)(struct check_address *a, void *arg), void *arg)
+{
+	struct addr_probe *ap = calloc(1, sizeof(*ap));
+
+	if (ap == NULL) {
+		a->v = VERDICT_TEMPFAIL;
+		str_copy(a->reason, "out of memory", sizeof(a->reason));
+		return -1;
+	}
+	ap->req = *req;
+	ap->req.nrrs = req->nrrs < DANE_PROBE_RR_MAX ? req->nrrs : DANE_PROBE_RR_MAX;
+	memcpy(ap->rrs, req->rrs, ap->req.nrrs * sizeof(ap->rrs[0])); /* data stays with the host */
+	ap->req.rrs = ap->rrs;
+	ap->refs = *req->refs;
+	for (size_t i = 0; i < ap->refs.n; i++)
+		ap->names[i] = ap->refs.name[i];
+	str_copy(ap->sni, req->sni, sizeof(ap->sni));
+	ap->a = a;
+	ap->done = done;
+	ap->arg = arg;
+	a->nprobes = 1;
+	a->probes[0].key_type = "any";
+	if (probe_launch(ap, TLS_KEYTYPE_ANY) < 0) {
+		address_fold(a);
+		str_copy(a->reason, a->probes[0].reason, sizeof(a->reason));
+		free(ap);
+		return -1;
+	}
+	return 0;
+}

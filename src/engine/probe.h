@@ -1,0 +1,41 @@
+/*
+ * probe: one address of one MX host, probed with the SMTP client engine as the host's TLS
+ * requirement says (DANE, encrypt, may), once per key type when asked, and the outcome
+ * mapped to a verdict with its reason. Engine-internal; check.c is its only caller.
+ * It never downgrades: where DANE or encryption is required, a missing STARTTLS or a
+ * failed handshake is a failure, never a plaintext session.
+ */
+#ifndef DANEMX_PROBE_H
+#define DANEMX_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+#include "dane/policy.h"
+#include "engine/check.h"
+
+#define DANE_PROBE_RR_MAX 32
+
+struct probe_req {
+	struct event_base *base;
+	SSL_CTX *ssl_ctx;
+	uint16_t port;
+	const char *helo;
+	enum check_tls_req req;
+	int trusted;                   /* DANE success counts as "trusted" (insecure MX RRset) */
+	const struct tlsa_rr *rrs;     /* usable records only (copied by the probe) */
+	size_t nrrs;
+	const char *sni;               /* the TLSA base domain */
+	const struct refnames *refs;   /* reference identifiers for DANE-TA */
+	int both_keys;                 /* also probe the other key type where DANE applies */
+	unsigned timeout_ms;
+};
+
+/* Probe one address; fills a->probes[], a->v, a->reason, a->ignorable, then calls done
+ * from the loop. -1 when it could not start (a->v/reason are then set, no callback). */
+int probe_address(const struct probe_req *req, struct check_address *a,
+		  void (*done)(struct check_address *a, void *arg), void *arg);
+void probe_facts_free(struct smtp_client_result *r);
+
+#endif
