@@ -79,7 +79,7 @@ struct dns_result {
 	char canon[DNS_NAME_MAX];  /* the final owner name (qname when no CNAME) */
 
 	/* The final RRset of type qtype at canon. Typed arrays stay empty when bogus. */
-	struct mx_rr *mx;          /* qtype MX, in answer order */
+	struct mx_rr *mx;          /* qtype MX, by preference (ties: answer order) */
 	size_t nmx;
 	struct addr_rr *addrs;     /* qtype A or AAAA */
 	size_t naddrs;
