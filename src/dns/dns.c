@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -970,4 +972,69 @@ struct dns_query *dns_probe_validation(struct dns_ctx *ctx, dns_cb *cb, void *ar
 int dns_result_validates(const struct dns_result *res)
 {
 	return res != NULL && res->status == DNS_OK && res->sec == DNS_SEC_SECURE;
+}
+
+/* ---- diagnostics ---- */
+
+static int resolver_sockaddr(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char norm[INET6_ADDRSTRLEN + 8], *at;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	int port;
+
+	if (spec == NULL || parse_resolver(spec, norm, sizeof(norm)) != 0 ||
+	    (at = strchr(norm, '@')) == NULL)
+		return -1;
+	*at = '\0';
+	port = atoi(at + 1);
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, norm, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, norm, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* One UDP query ". NS" straight to the resolver: any reply with our ID, whatever its
+ * rcode, shows that something answers there. */
+int dns_resolver_answers(const char *resolver, unsigned timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	ldns_pkt *pkt = NULL;
+	uint8_t *wire = NULL, reply[512];
+	size_t wlen = 0;
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
+	ssize_t n;
+	int rc = -1;
+
+	if (resolver_sockaddr(resolver, &ss, &sslen) != 0)
+		return -1;
+	if (ldns_pkt_query_new_frm_str(&pkt, ".", LDNS_RR_TYPE_NS, LDNS_RR_CLASS_IN, LDNS_RD) !=
+	    LDNS_STATUS_OK || ldns_pkt2wire(&wire, pkt, &wlen) != LDNS_STATUS_OK || wlen < 12)
+		goto out;
+	wire[0] = 0x5a;        /* a fixed ID is enough: the socket is connected and ours */
+	wire[1] = 0xa5;
+	rc = 0;
+	if ((pfd.fd = socket(ss.ss_family, SOCK_DGRAM, 0)) < 0 ||
+	    connect(pfd.fd, (struct sockaddr *)&ss, sslen) != 0 ||
+	    send(pfd.fd, wire, wlen, 0) != (ssize_t)wlen)
+		goto out;
+	if (poll(&pfd, 1, (int)timeout_ms) == 1 && (n = recv(pfd.fd, reply, sizeof(reply), 0)) >= 12 &&
+	    reply[0] == 0x5a && reply[1] == 0xa5)
+		rc = 1;
+out:
+	if (pfd.fd >= 0)
+		close(pfd.fd);
+	free(wire);
+	ldns_pkt_free(pkt);
+	return rc;
 }

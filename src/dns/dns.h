@@ -129,6 +129,11 @@ const char *dns_anchor_zone(const struct dns_ctx *ctx);
 struct dns_query *dns_probe_validation(struct dns_ctx *ctx, dns_cb *cb, void *arg);
 int dns_result_validates(const struct dns_result *res);
 
+/* Diagnostics after a failure with opts.resolver set: does anything answer a plain UDP
+ * query at ADDR[@PORT] within timeout_ms? 1 yes, 0 no (silent or refused), -1 bad
+ * address. It BLOCKS up to timeout_ms: for commands after their loop, not for engines. */
+int dns_resolver_answers(const char *resolver, unsigned timeout_ms);
+
 /* Type names: "MX" -> 15, "TYPE65" -> 65; 0 when unknown. And back ("TYPE65"). */
 uint16_t dns_type_from_name(const char *name);
 const char *dns_type_name(uint16_t type, char *buf, size_t buflen);
