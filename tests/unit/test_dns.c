@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include <event2/event.h>
@@ -339,6 +340,34 @@ static void test_dns_timeout(void **state)
 	assert_non_null(strstr(r->reason, "300 ms"));
 	dns_result_free(r);
 	env_close(&e);   /* libunbound still waits for its own answer: dropped safely */
+	assert_int_equal(dns_resolver_answers(addr, 200), 0);
+	assert_int_equal(dns_resolver_answers("not-an-address", 200), -1);
+	close(fd);
+}
+
+/* dns_resolver_answers sees any reply, whatever its rcode: a child echoes one datagram. */
+static void test_dns_resolver_answers(void **state)
+{
+	char addr[64], pkt[512];
+	int port, fd = silent_socket(&port), status;
+	pid_t pid;
+	(void)state;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1@%d", port);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from, &flen);
+		if (n >= 12) {
+			pkt[2] |= (char)0x80;   /* QR */
+			sendto(fd, pkt, (size_t)n, 0, (struct sockaddr *)&from, flen);
+		}
+		_exit(0);
+	}
+	assert_int_equal(dns_resolver_answers(addr, 5000), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
 	close(fd);
 }
 
@@ -359,10 +388,11 @@ static void test_dns_many(void **state)
 {
 	struct env e;
 	struct many m = { 0, 0, 0 };
+	struct dns_opts bulk = { .config = paths.ub_conf, .bulk = 1 };
 	char name[64];
 	(void)state;
 
-	env_open(&e, NULL);
+	env_open(&e, &bulk);   /* the bulk tuning must not break anything */
 	for (int i = 0; i < NHOSTS; i++) {
 		snprintf(name, sizeof(name), "h%d.a.test", i);
 		assert_non_null(dns_query(e.ctx, name, LDNS_RR_TYPE_A, many_cb, &m));
@@ -567,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_dns_sig_expiry),
 		cmocka_unit_test(test_dns_cname),
 		cmocka_unit_test(test_dns_timeout),
+		cmocka_unit_test(test_dns_resolver_answers),
 		cmocka_unit_test(test_dns_many),
 		cmocka_unit_test(test_dns_callback_requery),
 		cmocka_unit_test(test_dns_cancel_and_free),
