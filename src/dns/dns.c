@@ -798,64 +798,102 @@ static int ctx_tune(struct dns_ctx *ctx, const struct dns_opts *o, char *err, si
 	return 0;
 }
 
+static enum dns_err ctx_use_config(struct dns_ctx *ctx, const char *path, char *err, size_t errlen)
+{
+	struct capture cap;
+	char why[256];
+	int rc;
+
+	if (config_scan(path, &ctx->anchor_zone, err, errlen) != 0)
+		return DNS_E_CONFIG;
+	capture_begin(&cap);
+	rc = ub_ctx_config(ctx->ub, path);
+	capture_end(&cap, why, sizeof(why));
+	if (rc != 0) {
+		seterr(err, errlen, "DNS config %s: %s", path, why[0] ? why : ub_strerror(rc));
+		return DNS_E_CONFIG;
+	}
+	return DNS_E_OK;
+}
+
+static enum dns_err ctx_use_anchor(struct dns_ctx *ctx, const char *path, char *err, size_t errlen)
+{
+	int rc;
+
+	if (anchor_file_check(path, &ctx->anchor_zone, err, errlen) != 0)
+		return DNS_E_CONFIG;
+	if ((rc = ub_ctx_add_ta_file(ctx->ub, path)) != 0) {
+		seterr(err, errlen, "trust anchor %s: %s", path, ub_strerror(rc));
+		return DNS_E_CONFIG;
+	}
+	return DNS_E_OK;
+}
+
+static enum dns_err ctx_use_resolver(struct dns_ctx *ctx, const char *spec, char *err,
+				     size_t errlen)
+{
+	char fwd[INET6_ADDRSTRLEN + 8];
+	int rc;
+
+	if (parse_resolver(spec, fwd, sizeof(fwd)) != 0) {
+		seterr(err, errlen, "bad resolver address '%s': want an IPv4 or IPv6 address, "
+		       "optionally @PORT (1-65535)", spec);
+		return DNS_E_USAGE;
+	}
+	/* unbound refuses to query loopback addresses by default; a local resolver is the
+	 * usual case here (the lab daemon, a host's own validating cache). */
+	if (set_opt(ctx, "do-not-query-localhost:", "no", err, errlen) != 0)
+		return DNS_E_CONFIG;
+	if ((rc = ub_ctx_set_fwd(ctx->ub, fwd)) != 0) {
+		seterr(err, errlen, "resolver %s: %s", spec, ub_strerror(rc));
+		return DNS_E_USAGE;
+	}
+	return DNS_E_OK;
+}
+
+/* libunbound answers special-use names (test., ...) locally; a zone we hold an anchor for
+ * must be resolved (e.g. the lab served by an unbound daemon through --resolver). This
+ * finalizes the libunbound context, so it comes last. */
+static enum dns_err ctx_unblock_anchor(struct dns_ctx *ctx, char *err, size_t errlen)
+{
+	struct capture cap;
+	char why[256];
+	int rc;
+
+	if (ctx->anchor_zone == NULL || strcmp(ctx->anchor_zone, ".") == 0)
+		return DNS_E_OK;
+	capture_begin(&cap);
+	rc = ub_ctx_zone_add(ctx->ub, ctx->anchor_zone, "transparent");
+	capture_end(&cap, why, sizeof(why));
+	if (rc != 0) {
+		seterr(err, errlen, "DNS resolver set-up failed: %s", why[0] ? why : ub_strerror(rc));
+		return DNS_E_CONFIG;
+	}
+	return DNS_E_OK;
+}
+
 /* Options in the order that lets each one be explained by its own error. */
 static enum dns_err ctx_configure(struct dns_ctx *ctx, const struct dns_opts *o, char *err,
 				  size_t errlen)
 {
 	const char *anchor = o->trust_anchor;
-	char fwd[INET6_ADDRSTRLEN + 8], why[256];
-	struct capture cap;
-	int rc;
+	char fwd[INET6_ADDRSTRLEN + 8];
+	enum dns_err e;
 
-	if (o->resolver != NULL && parse_resolver(o->resolver, fwd, sizeof(fwd)) != 0) {
-		seterr(err, errlen, "bad resolver address '%s': want an IPv4 or IPv6 address, "
-		       "optionally @PORT (1-65535)", o->resolver);
-		return DNS_E_USAGE;
-	}
-	if (o->config != NULL) {
-		if (config_scan(o->config, &ctx->anchor_zone, err, errlen) != 0)
-			return DNS_E_CONFIG;
-		capture_begin(&cap);
-		rc = ub_ctx_config(ctx->ub, o->config);
-		capture_end(&cap, why, sizeof(why));
-		if (rc != 0) {
-			seterr(err, errlen, "DNS config %s: %s", o->config, why[0] ? why : ub_strerror(rc));
-			return DNS_E_CONFIG;
-		}
-	} else if (anchor == NULL) {
-		anchor = DNS_DEFAULT_ANCHOR;
-	}
-	if (anchor != NULL) {
-		if (anchor_file_check(anchor, &ctx->anchor_zone, err, errlen) != 0)
-			return DNS_E_CONFIG;
-		if ((rc = ub_ctx_add_ta_file(ctx->ub, anchor)) != 0) {
-			seterr(err, errlen, "trust anchor %s: %s", anchor, ub_strerror(rc));
-			return DNS_E_CONFIG;
-		}
-	}
-	if (o->resolver != NULL) {
-		if (set_opt(ctx, "do-not-query-localhost:", "no", err, errlen) != 0)
-			return DNS_E_CONFIG;
-		if ((rc = ub_ctx_set_fwd(ctx->ub, fwd)) != 0) {
-			seterr(err, errlen, "resolver %s: %s", o->resolver, ub_strerror(rc));
-			return DNS_E_USAGE;
-		}
-	}
+	/* a malformed address is a usage error, reported before any file is looked at */
+	if (o->resolver != NULL && parse_resolver(o->resolver, fwd, sizeof(fwd)) != 0)
+		return ctx_use_resolver(ctx, o->resolver, err, errlen);
+	if (o->config != NULL && (e = ctx_use_config(ctx, o->config, err, errlen)) != DNS_E_OK)
+		return e;
+	if (o->config == NULL && anchor == NULL)
+		anchor = DNS_DEFAULT_ANCHOR;    /* with a config, the file decides */
+	if (anchor != NULL && (e = ctx_use_anchor(ctx, anchor, err, errlen)) != DNS_E_OK)
+		return e;
+	if (o->resolver != NULL && (e = ctx_use_resolver(ctx, o->resolver, err, errlen)) != DNS_E_OK)
+		return e;
 	if (ctx_tune(ctx, o, err, errlen) != 0)
 		return DNS_E_CONFIG;
-	/* libunbound answers special-use names (test., ...) locally; a zone we hold an anchor
-	 * for must be resolved (e.g. a lab served by an unbound daemon). This finalizes the
-	 * libunbound context, so it comes last. */
-	if (o->config == NULL && strcmp(ctx->anchor_zone, ".") != 0) {
-		capture_begin(&cap);
-		rc = ub_ctx_zone_add(ctx->ub, ctx->anchor_zone, "transparent");
-		capture_end(&cap, why, sizeof(why));
-		if (rc != 0) {
-			seterr(err, errlen, "DNS resolver set-up failed: %s", why[0] ? why : ub_strerror(rc));
-			return DNS_E_CONFIG;
-		}
-	}
-	return DNS_E_OK;
+	return o->config == NULL ? ctx_unblock_anchor(ctx, err, errlen) : DNS_E_OK;
 }
 
 static void finalize_done(void *arg, int rcode, void *packet, int len, int sec, char *why, int rl)
