@@ -13,6 +13,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <cmocka.h>
 
 #include <event2/event.h>
@@ -23,6 +25,7 @@
 
 static char labdir[] = "/tmp/danemx-dns-XXXXXX";
 static struct lab_dns_paths paths;
+static char daemon_addr[64];
 static time_t soon_expiry;
 
 #define TLSA_HEX "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"
@@ -64,6 +67,11 @@ static int world_setup(void **state)
 	    lab_zone_sig_expiry(a, "soon", LDNS_RR_TYPE_A, 3600) != 0)
 		return -1;
 	soon_expiry = time(NULL) + 3600;
+	/* the daemon config listens on a loopback address of its own: no parallel collisions */
+	snprintf(daemon_addr, sizeof(daemon_addr), "127.%d.%d.%d@%d", 100 + getpid() % 100,
+		 getpid() / 100 % 250 + 1, (int)(time(NULL) % 250) + 1, 20000 + getpid() % 20000);
+	if (lab_zoneset_daemon_addr(zs, daemon_addr) != 0)
+		return -1;
 	if (lab_zoneset_write(zs, labdir, &paths, err, sizeof(err)) != 0) {
 		fprintf(stderr, "lab_zoneset_write: %s\n", err);
 		return -1;
@@ -574,6 +582,52 @@ static void test_dns_setup_errors(void **state)
 	expect_ctx_error(&(struct dns_opts){ .resolver = "" }, DNS_E_USAGE, "resolver");
 }
 
+/* The daemon config serves the same world: start `unbound -d -c` on it and resolve through
+ * it with --resolver and the lab anchor. Validation still happens here. */
+static void test_dns_daemon(void **state)
+{
+	struct dns_opts o = { .resolver = daemon_addr, .trust_anchor = paths.anchor_file,
+			      .timeout_ms = 3000 };
+	struct env e;
+	struct dns_result *r;
+	pid_t pid;
+	int status, up = 0;
+	(void)state;
+
+	if (access("/usr/sbin/unbound", X_OK) != 0)
+		skip();
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execl("/usr/sbin/unbound", "unbound", "-d", "-c", paths.daemon_conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && !up; i++)   /* up to ~10 s; refused probes return at once */
+		if (!(up = dns_resolver_answers(daemon_addr, 100) == 1))
+			usleep(100 * 1000);
+	if (up) {
+		env_open(&e, &o);
+		r = resolve(&e, "a.test", LDNS_RR_TYPE_MX);
+		assert_int_equal(r->status, DNS_OK);
+		assert_int_equal(r->sec, DNS_SEC_SECURE);
+		assert_int_equal(r->nmx, 2);
+		dns_result_free(r);
+		r = resolve(&e, "badsig.a.test", LDNS_RR_TYPE_A);
+		assert_int_equal(r->sec, DNS_SEC_BOGUS);
+		dns_result_free(r);
+		r = resolve(&e, "mx.u.test", LDNS_RR_TYPE_A);
+		assert_int_equal(r->sec, DNS_SEC_INSECURE);
+		dns_result_free(r);
+		env_close(&e);
+	}
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!up)
+		fail_msg("unbound -d -c %s never answered on %s", paths.daemon_conf, daemon_addr);
+}
+
 static void test_dns_names(void **state)
 {
 	char buf[16];
@@ -603,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_dns_cancel_and_free),
 		cmocka_unit_test(test_dns_validation_probe),
 		cmocka_unit_test(test_dns_setup_errors),
+		cmocka_unit_test(test_dns_daemon),
 		cmocka_unit_test(test_dns_names),
 	};
 	return cmocka_run_group_tests(tests, world_setup, world_teardown);
