@@ -949,6 +949,8 @@ struct dns_ctx *dns_ctx_new(struct event_base *base, const struct dns_opts *opts
 		seterr(err, errlen, "cannot create the libunbound context");
 		goto fail;
 	}
+	if (log_enabled(LOG_LVL_DEBUG))   /* danemx -v -v: libunbound's own trace too */
+		ub_ctx_debuglevel(ctx->ub, log_enabled(LOG_LVL_TRACE) ? 3 : 1);
 	if ((e = ctx_configure(ctx, opts, err, errlen)) != DNS_E_OK ||
 	    (e = ctx_finalize(ctx, err, errlen)) != DNS_E_OK)
 		goto fail;

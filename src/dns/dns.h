@@ -61,6 +61,9 @@ struct dns_cname {
 	enum dns_sec sec;
 };
 
+/* Read sec before status: a bogus answer keeps the status its rcode implies (DNS_FAIL
+ * for a SERVFAIL, but DNS_OK or DNS_NXDOMAIN are possible too) and must be treated as
+ * bogus whatever the status says. */
 struct dns_result {
 	char qname[DNS_NAME_MAX];  /* as asked, lower case, with the trailing dot */
 	uint16_t qtype;
