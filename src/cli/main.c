@@ -27,6 +27,7 @@ static const struct command *const commands[] = {
 	&cmd_check_def,
 	&cmd_help_def,
 	&cmd_version_def,
+	&cmd_lookup_def,
 	NULL,
 };
 
