@@ -497,24 +497,25 @@ static void cmd_rcpt(struct session *s, const char *arg)
 
 static void write_received(struct session *s)
 {
-	char host[64], date[64], hdr[1024];
+	struct buf hdr = BUF_INIT(4096);
+	char host[64], date[64];
 	time_t now = time(NULL);
 	struct tm tm;
 	int tls = s->tls[0] != '\0';
-	int n;
 
 	peer_host(s, host, sizeof(host));
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s])\n", s->helo, host);
+	buf_printf(&hdr, "Received: from %s ([%s])\n", s->helo, host);
 	if (tls)
-		n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "\t(using %s)\n", s->tls);
-	n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "\tby %s (danemx) with %s%s id %s\n",
-		      s->srv->hostname, s->esmtp ? "ESMTP" : "SMTP", tls ? "S" : "", s->qid);
+		buf_printf(&hdr, "\t(using %s)\n", s->tls);
+	buf_printf(&hdr, "\tby %s (danemx) with %s%s id %s", s->srv->hostname,
+		   s->esmtp ? "ESMTP" : "SMTP", tls ? "S" : "", s->qid);
 	if (s->nrcpt == 1)
-		n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "\tfor %s", buf_cstr(&s->rcpts));
-	snprintf(hdr + n, sizeof(hdr) - (size_t)n, "; %s\n", date);
-	maildir_write(s->msg, hdr, strlen(hdr));
+		buf_printf(&hdr, "\n\tfor %s", buf_cstr(&s->rcpts));
+	buf_printf(&hdr, "; %s\n", date);
+	maildir_write(s->msg, hdr.data, hdr.len);
+	buf_free(&hdr);
 }
 
 static void cmd_data(struct session *s, const char *arg)
