@@ -28,6 +28,7 @@ static const struct command *const commands[] = {
 	&cmd_help_def,
 	&cmd_version_def,
 	&cmd_lookup_def,
+	&cmd_serve_def,
 	NULL,
 };
 
