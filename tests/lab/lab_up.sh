@@ -173,6 +173,27 @@ h=$(tls_chain "$second" "$port" | first_cert | spki_hash sha256sum)
 check "two-addr: the second address's key does not match" -- \
 	bash -c "! grep -qx '$h' <(echo '$(zone_tlsa mx1.two-addr.test. 3 1 1)')"
 
+# The dual server: ECDSA by default, RSA to a client that only takes RSA signatures.
+dual=$(addr_of dual-cert)
+alg() { timeout 10 openssl s_client -starttls smtp -connect "$dual:$port" "$@" </dev/null 2>/dev/null |
+	openssl x509 -noout -text 2>/dev/null | sed -n 's/^ *Public Key Algorithm: *//p'; }
+check "dual-cert: ECDSA certificate by default" -- test "$(alg)" = id-ecPublicKey
+check "dual-cert: RSA certificate for an RSA-only client" -- \
+	test "$(alg -sigalgs rsa_pss_rsae_sha256:RSA+SHA256)" = rsaEncryption
+
+# Mail lands in the MX host's Maildir, over STARTTLS and in the clear.
+swaks --server "$(addr_of dane-ok)" --port "$port" --to postmaster@dane-ok.test \
+	--from lab-test@sender.test --tls --header "Subject: lab-up-tls" >"$work/swaks" 2>&1
+check "swaks over STARTTLS to dane-ok delivered" -- \
+	grep -rqs "Subject: lab-up-tls" "$DANEMX_LAB_MAILDIR/mx1.dane-ok.test/new"
+swaks --server "$(addr_of plaintext)" --port "$port" --to postmaster@plaintext.test \
+	--from lab-test@sender.test --header "Subject: lab-up-plain" >"$work/swaks" 2>&1
+check "swaks in the clear to plaintext delivered" -- \
+	grep -rqs "Subject: lab-up-plain" "$DANEMX_LAB_MAILDIR/mx1.plaintext.test/new"
+swaks --server "$(addr_of dane-ok)" --port "$port" --to someone@elsewhere.test \
+	--from lab-test@sender.test >"$work/swaks" 2>&1
+check "a receiver refuses recipients outside its domain" -- grep -q '<\*\* 55[0-9]' "$work/swaks"
+
 check "lab stops cleanly on SIGTERM" -- stop_lab
 check "temp lab dir removed" -- test ! -e "$dir"
 check "nothing listens on the lab port any more" -- bash -c "! ss -ltn | grep -q ':$port '"
