@@ -29,6 +29,7 @@ static const struct command *const commands[] = {
 	&cmd_version_def,
 	&cmd_lookup_def,
 	&cmd_serve_def,
+	&cmd_lab_def,
 	NULL,
 };
 
