@@ -26,6 +26,7 @@ struct smtp_client {
 	void *arg;
 	struct conn *conn;
 	struct event *kick;             /* runs the completion callback */
+	struct event *deadline;         /* hard limit on the current state (see set_state) */
 	enum smtp_state state;
 	struct reply_parser rp;
 	struct smtp_client_result res;
@@ -123,13 +124,24 @@ static unsigned elapsed_ms(const struct smtp_client *sc)
 			  (now.tv_nsec - sc->t0.tv_nsec) / 1000000);
 }
 
+/* Enter a state with its timeout. The conn's timeout fires on no progress; the deadline
+ * fires even on progress, so a server dripping a byte at a time cannot stretch a phase.
+ * The message transfer (BODY) is the exception: a big message may take long while it
+ * moves, so there only the no-progress timeout applies (RFC 5321 §4.5.3.2.5). */
 static void set_state(struct smtp_client *sc, enum smtp_state st, unsigned timeout_ms)
 {
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
 	log_trace("smtp client %s: %s -> %s", sc->res.peer[0] ? sc->res.peer : sc->p.addr.text,
 		  smtp_state_name(sc->state), smtp_state_name(st));
 	sc->state = st;
-	if (sc->conn != NULL && st != SMTP_ST_DONE)
+	evtimer_del(sc->deadline);
+	if (st == SMTP_ST_DONE)
+		return;
+	if (sc->conn != NULL)
 		conn_set_timeout(sc->conn, timeout_ms);
+	if (timeout_ms > 0 && st != SMTP_ST_BODY)
+		evtimer_add(sc->deadline, &tv);
 }
 
 /* Record the first failure; later ones are consequences. */
@@ -159,6 +171,13 @@ static void fail_reply(struct smtp_client *sc, enum smtp_fail cat, const char *w
 	if (sc->res.fail == SMTP_FAIL_NONE && cat == SMTP_FAIL_REJECTED)
 		sc->res.temporary = reply_tempfail(r);
 	fail(sc, cat, "%s: %s", what, reply_format(r, text, sizeof(text)));
+}
+
+static void on_timeout(struct smtp_client *sc);
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	on_timeout(arg);
 }
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
@@ -727,13 +746,14 @@ struct smtp_client *smtp_client_start(struct event_base *base, const struct smtp
 	buf_init(&sc->body, 0);
 	reply_parser_init(&sc->rp);
 	clock_gettime(CLOCK_MONOTONIC, &sc->t0);
-	if ((sc->kick = evtimer_new(base, kick_cb, sc)) == NULL)
+	if ((sc->kick = evtimer_new(base, kick_cb, sc)) == NULL ||
+	    (sc->deadline = evtimer_new(base, deadline_cb, sc)) == NULL)
 		goto nomem;
 	if (prepare_message(sc, err, errlen) != 0)
 		goto out_free;
 	str_copy(sc->res.peer, p->addr.text, sizeof(sc->res.peer));
 	sslen = make_sockaddr(p, &ss);
-	set_state(sc, SMTP_ST_CONNECT, 0);
+	set_state(sc, SMTP_ST_CONNECT, p->to.connect_ms);
 	sc->conn = conn_connect(base, (struct sockaddr *)&ss, sslen, p->to.connect_ms,
 				conn_event_cb, sc, cerr, sizeof(cerr));
 	if (sc->conn == NULL) {
@@ -754,6 +774,8 @@ void smtp_client_free(struct smtp_client *sc)
 		return;
 	if (sc->kick != NULL)
 		event_free(sc->kick);
+	if (sc->deadline != NULL)
+		event_free(sc->deadline);
 	conn_free(sc->conn);
 	buf_free(&sc->body);
 	free(sc->res.rcpt);

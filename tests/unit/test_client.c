@@ -38,6 +38,8 @@ struct responder {
 	/* script */
 	const char *banner;        /* sent on accept; NULL = stall */
 	int endless_banner;        /* send 5000 bytes without a line end */
+	int drip;                  /* send the banner one byte per 50 ms, never ending it */
+	struct event *drip_ev;
 	const char *ehlo;          /* reply to EHLO (before and after TLS) */
 	const char *ehlo2;         /* reply to EHLO after TLS when set */
 	const char *starttls;      /* reply to STARTTLS (may carry injected lines) */
@@ -113,6 +115,14 @@ static void rsp_conn_cb(struct conn *c, enum conn_event ev, void *arg)
 	}
 }
 
+static void rsp_drip_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct responder *r = arg;
+
+	if (r->c != NULL)
+		conn_write(r->c, r->drip++ < 4 ? &"220 "[r->drip - 1] : "x", 1);
+}
+
 static void rsp_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct responder *r = arg;
@@ -123,7 +133,11 @@ static void rsp_accept_cb(evutil_socket_t fd, short what, void *arg)
 	assert_null(r->c);
 	r->c = conn_accept(r->base, s, rsp_conn_cb, r, err, sizeof(err));
 	assert_non_null(r->c);
-	if (r->endless_banner) {
+	if (r->drip) {
+		struct timeval tv = {0, 50000};
+		r->drip_ev = event_new(r->base, -1, EV_PERSIST, rsp_drip_cb, r);
+		event_add(r->drip_ev, &tv);
+	} else if (r->endless_banner) {
 		memset(junk, 'x', sizeof(junk));
 		memcpy(junk, "220 ", 4);
 		conn_write(r->c, junk, sizeof(junk));
@@ -159,6 +173,8 @@ static void rsp_init(struct responder *r, struct event_base *base, SSL_CTX *sctx
 
 static void rsp_fini(struct responder *r)
 {
+	if (r->drip_ev != NULL)
+		event_free(r->drip_ev);
 	event_free(r->lev);
 	close(r->lfd);
 	conn_free(r->c);
@@ -372,6 +388,21 @@ static void test_stall_times_out(void **state)
 	EXPECT(&e->o, SMTP_FAIL_TIMEOUT, SMTP_ST_BANNER);
 	assert_true(e->o.res.total_ms >= 250 && e->o.res.total_ms < 1500);
 	assert_non_null(strstr(e->o.res.reason, "timeout in state banner"));
+	env_free(e);
+}
+
+/* Progress is not an excuse: a byte every 50 ms still ends at the phase deadline. */
+static void test_drip_hits_deadline(void **state)
+{
+	struct env *e = env_new();
+	(void)state;
+	e->r.drip = 1;
+	params_for(&e->p, &e->r, SMTP_TLS_MAY, NULL);
+	e->p.to.banner_ms = 400;
+	run(e->base, &e->p, &e->o);
+	EXPECT(&e->o, SMTP_FAIL_TIMEOUT, SMTP_ST_BANNER);
+	assert_true(e->o.res.total_ms >= 350 && e->o.res.total_ms < 1500);
+	assert_true(e->r.drip > 5);
 	env_free(e);
 }
 
@@ -617,6 +648,7 @@ int main(void)
 		cmocka_unit_test(test_dane_mismatch_no_mail),
 		cmocka_unit_test(test_starttls_missing),
 		cmocka_unit_test(test_stall_times_out),
+		cmocka_unit_test(test_drip_hits_deadline),
 		cmocka_unit_test(test_endless_banner),
 		cmocka_unit_test(test_malformed_and_refused),
 		cmocka_unit_test(test_ehlo_refused),
