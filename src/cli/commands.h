@@ -20,5 +20,6 @@ const struct command *cmd_find(const char *name);
 
 /* One line per command; keep in step with docs/danemx.1. */
 /* extern const struct command cmd_NAME_def; one per command */
+extern const struct command cmd_serve_def;
 
 #endif

@@ -26,6 +26,7 @@ static const struct command cmd_version_def = {
 static const struct command *const commands[] = {
 	&cmd_help_def,
 	&cmd_version_def,
+	&cmd_serve_def,
 	NULL,
 };
 
