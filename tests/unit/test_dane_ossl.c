@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "testcerts.h"
+#include "clientcerts.h"
 #include "dane/dane_ossl.h"
 #include "tls/chain.h"
 #include "tls/tls_client.h"
@@ -33,14 +33,14 @@ static int setup(void **state)
 {
 	char err[256];
 	(void)state;
-	P.ca_key = tc_key(0);
-	P.leaf_key = tc_key(0);
-	P.rsa_key = tc_key(1);
-	P.ca = tc_cert(P.ca_key, "Test CA", 1, NULL, NULL, -10, 3650);
-	P.leaf = tc_cert(P.leaf_key, "mx.example.test", 0, P.ca, P.ca_key, -1, 90);
-	P.expired = tc_cert(P.leaf_key, "mx.example.test", 0, P.ca, P.ca_key, -100, -10);
-	P.other = tc_cert(P.leaf_key, "other.test", 0, NULL, NULL, -100, -10);
-	P.rsa_leaf = tc_cert(P.rsa_key, "mx.example.test", 0, P.ca, P.ca_key, -1, 90);
+	P.ca_key = cc_key(0);
+	P.leaf_key = cc_key(0);
+	P.rsa_key = cc_key(1);
+	P.ca = cc_cert(P.ca_key, "Test CA", 1, NULL, NULL, -10, 3650);
+	P.leaf = cc_cert(P.leaf_key, "mx.example.test", 0, P.ca, P.ca_key, -1, 90);
+	P.expired = cc_cert(P.leaf_key, "mx.example.test", 0, P.ca, P.ca_key, -100, -10);
+	P.other = cc_cert(P.leaf_key, "other.test", 0, NULL, NULL, -100, -10);
+	P.rsa_leaf = cc_cert(P.rsa_key, "mx.example.test", 0, P.ca, P.ca_key, -1, 90);
 	P.cctx = tls_client_ctx_new(NULL, err, sizeof(err));
 	assert_non_null(P.cctx);
 	return 0;
@@ -73,7 +73,7 @@ static void run_case(X509 *leaf, EVP_PKEY *key, X509 *extra, const char *base,
 		     const char *const *names, size_t nnames, const struct tlsa_rr *rrs,
 		     size_t nrrs, struct run *r)
 {
-	SSL_CTX *sctx = tc_server_ctx(NULL, leaf, key, extra);
+	SSL_CTX *sctx = cc_server_ctx(NULL, leaf, key, extra);
 	SSL *s = SSL_new(sctx), *c;
 	char err[256] = "";
 
@@ -81,7 +81,7 @@ static void run_case(X509 *leaf, EVP_PKEY *key, X509 *extra, const char *base,
 	c = tls_client_ssl_new(P.cctx, base, TLS_KEYTYPE_ANY, err, sizeof(err));
 	assert_non_null(c);
 	r->setup_rc = dane_ossl_setup(c, base, names, nnames, rrs, nrrs, &r->info, err, sizeof(err));
-	assert_int_equal(tc_handshake(c, s), 0);
+	assert_int_equal(cc_handshake(c, s), 0);
 	dane_ossl_judge(c, rrs, nrrs, names, nnames, &r->out);
 	r->facts = calloc(1, sizeof(*r->facts));
 	assert_int_equal(chain_tls_facts(c, r->facts), 0);
@@ -93,7 +93,7 @@ static void run_case(X509 *leaf, EVP_PKEY *key, X509 *extra, const char *base,
 static struct tlsa_rr rr_spki(uint8_t usage, X509 *x, unsigned char *buf)
 {
 	struct tlsa_rr rr = {usage, 1, 1, 32, buf};
-	tc_spki_sha256(x, buf);
+	cc_spki_sha256(x, buf);
 	return rr;
 }
 
@@ -262,18 +262,18 @@ static void test_keytype_restriction(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		SSL_CTX *sctx = tc_server_ctx(NULL, P.leaf, P.leaf_key, NULL);
+		SSL_CTX *sctx = cc_server_ctx(NULL, P.leaf, P.leaf_key, NULL);
 		struct cert_facts *f = calloc(1, sizeof(*f));
 		char err[256];
 		SSL *s, *c;
 
-		tc_server_ctx(sctx, P.rsa_leaf, P.rsa_key, NULL);
+		cc_server_ctx(sctx, P.rsa_leaf, P.rsa_key, NULL);
 		if (cases[i].max_version)
 			SSL_CTX_set_max_proto_version(sctx, cases[i].max_version);
 		s = SSL_new(sctx);
 		c = tls_client_ssl_new(P.cctx, "mx.example.test", cases[i].kt, err, sizeof(err));
 		assert_non_null(c);
-		assert_int_equal(tc_handshake(c, s), 0);
+		assert_int_equal(cc_handshake(c, s), 0);
 		assert_int_equal(chain_cert_facts(SSL_get0_peer_certificate(c), f), 0);
 		if (strcmp(f->key_type, cases[i].want) != 0)
 			fail_msg("case %zu: got key %s want %s", i, f->key_type, cases[i].want);

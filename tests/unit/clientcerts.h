@@ -1,27 +1,29 @@
 /*
- * testcerts: certificates made per run with OpenSSL's API for the TLS unit tests (a CA,
+ * clientcerts: certificates made per run with OpenSSL's API for the TLS unit tests (a CA,
  * leaves with any name and validity, ECDSA or RSA keys), a server SSL_CTX, and an
  * in-memory handshake over a BIO pair. Included by test_dane_ossl.c and test_client.c
  * only (static functions; not a helper_ file, so other tests do not link OpenSSL code).
  * Test code: failures abort through cmocka's assert.
  */
-#ifndef DANEMX_TESTCERTS_H
-#define DANEMX_TESTCERTS_H
+#ifndef DANEMX_CLIENTCERTS_H
+#define DANEMX_CLIENTCERTS_H
 
 #include <string.h>
+
+#define CC_UNUSED __attribute__((unused))
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-static EVP_PKEY *tc_key(int rsa)
+static EVP_PKEY *cc_key(int rsa)
 {
 	EVP_PKEY *k = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
 	assert_non_null(k);
 	return k;
 }
 
-static void tc_ext(X509 *x, X509 *issuer, int nid, const char *value)
+CC_UNUSED static void cc_ext(X509 *x, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX v3;
 	X509_EXTENSION *ext;
@@ -35,7 +37,7 @@ static void tc_ext(X509 *x, X509 *issuer, int nid, const char *value)
 
 /* A certificate for key named cn (and SAN DNS:cn unless ca), valid from now+from_days to
  * now+to_days, signed by issuer/ikey (NULL: self-signed). */
-static X509 *tc_cert(EVP_PKEY *key, const char *cn, int ca, X509 *issuer, EVP_PKEY *ikey,
+static X509 *cc_cert(EVP_PKEY *key, const char *cn, int ca, X509 *issuer, EVP_PKEY *ikey,
 		     long from_days, long to_days)
 {
 	static long serial = 1;
@@ -52,17 +54,17 @@ static X509 *tc_cert(EVP_PKEY *key, const char *cn, int ca, X509 *issuer, EVP_PK
 				   (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(issuer != NULL ? issuer : x));
 	if (ca) {
-		tc_ext(x, issuer != NULL ? issuer : x, NID_basic_constraints, "critical,CA:TRUE");
-		tc_ext(x, issuer != NULL ? issuer : x, NID_key_usage, "critical,keyCertSign,cRLSign");
+		cc_ext(x, issuer != NULL ? issuer : x, NID_basic_constraints, "critical,CA:TRUE");
+		cc_ext(x, issuer != NULL ? issuer : x, NID_key_usage, "critical,keyCertSign,cRLSign");
 	} else {
 		snprintf(san, sizeof(san), "DNS:%s", cn);
-		tc_ext(x, issuer != NULL ? issuer : x, NID_subject_alt_name, san);
+		cc_ext(x, issuer != NULL ? issuer : x, NID_subject_alt_name, san);
 	}
 	assert_true(X509_sign(x, ikey != NULL ? ikey : key, EVP_sha256()) > 0);
 	return x;
 }
 
-static void tc_spki_sha256(X509 *x, unsigned char out[32])
+CC_UNUSED static void cc_spki_sha256(X509 *x, unsigned char out[32])
 {
 	unsigned char *der = NULL;
 	unsigned int len = 0;
@@ -75,7 +77,7 @@ static void tc_spki_sha256(X509 *x, unsigned char out[32])
 
 /* A server context with leaf/key and the extra chain (may be NULL); call again on the
  * same ctx (ctx != NULL) to add a second certificate of another key type. */
-static SSL_CTX *tc_server_ctx(SSL_CTX *ctx, X509 *leaf, EVP_PKEY *key, X509 *extra)
+static SSL_CTX *cc_server_ctx(SSL_CTX *ctx, X509 *leaf, EVP_PKEY *key, X509 *extra)
 {
 	if (ctx == NULL) {
 		ctx = SSL_CTX_new(TLS_server_method());
@@ -90,7 +92,7 @@ static SSL_CTX *tc_server_ctx(SSL_CTX *ctx, X509 *leaf, EVP_PKEY *key, X509 *ext
 }
 
 /* Run a handshake between client and server over a BIO pair; 0 when both finish. */
-static int tc_handshake(SSL *client, SSL *server)
+CC_UNUSED static int cc_handshake(SSL *client, SSL *server)
 {
 	BIO *cb = NULL, *sb = NULL;
 	int cdone = 0, sdone = 0;
