@@ -140,14 +140,14 @@ static void preflight_cb(struct dns_result *r, void *arg)
 	pf->done = 1;
 	pf->ok = dns_result_validates(r);
 	if (!pf->ok)
-		snprintf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s%s%s%s%s",
+		str_printf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s%s%s%s%s",
 			 r->qname, dns_sec_name(r->sec),
 			 r->status != DNS_OK ? " (" : "", r->status != DNS_OK ? dns_status_name(r->status) : "",
 			 r->status != DNS_OK ? ")" : "",
 			 r->why_bogus[0] ? "" : "");
 	if (!pf->ok && r->why_bogus[0]) {
 		size_t n = strlen(pf->why);
-		snprintf(pf->why + n, sizeof(pf->why) - n, ": %s", r->why_bogus);
+		str_printf(pf->why + n, sizeof(pf->why) - n, ": %s", r->why_bogus);
 	}
 	dns_result_free(r);
 }
@@ -205,7 +205,7 @@ static int validation_failed(struct check_run *run, const char *why)
 			memset(&res, 0, sizeof(res));
 			str_copy(res.domain, run->domains[i], sizeof(res.domain));
 			res.v = VERDICT_TEMPFAIL;
-			snprintf(res.validation_error, sizeof(res.validation_error),
+			str_printf(res.validation_error, sizeof(res.validation_error),
 				 "resolver cannot validate DNSSEC: %s", why);
 			json_init(&j, &b, 0);
 			check_result_json(&res, &j);

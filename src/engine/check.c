@@ -73,8 +73,11 @@ static void name_nodot(char *dst, size_t dstlen, const char *src)
 		dst[n - 1] = '\0';
 }
 
+static int lookup_failed(const struct dns_result *r);
+
 static void lookup_record(struct check_lookup *l, const struct dns_result *r)
 {
+	l->failed = lookup_failed(r);
 	l->done = 1;
 	name_nodot(l->qname, sizeof(l->qname), r->qname);
 	l->status = dns_status_name(r->status);
@@ -154,7 +157,7 @@ static void host_lookup_cb(struct dns_result *r, void *arg);
 static void host_start(struct host_state *hs)
 {
 	struct check_job *job = hs->job;
-	char qname[DNS_NAME_MAX];
+	char qname[DNS_NAME_MAX + 2];
 
 	snprintf(qname, sizeof(qname), "%s.", hs->h->name);
 	job->pending++;
@@ -323,9 +326,8 @@ static void host_after_addresses(struct host_state *hs)
 		struct check_lookup *l = ls[i];
 		if (!l->done)
 			continue;
-		if (l->sec == DNS_SEC_BOGUS || strcmp(l->status, "servfail") == 0 ||
-		    strcmp(l->status, "timeout") == 0 || strcmp(l->status, "error") == 0) {
-			snprintf(why, sizeof(why), "%s lookup of %s %s%s%s", i == 0 ? "A" : "AAAA",
+		if (l->failed) {
+			set_reason(why, "%s lookup of %s %s%s%s", i == 0 ? "A" : "AAAA",
 				 h->name, l->sec == DNS_SEC_BOGUS ? "is bogus" : l->status,
 				 l->why_bogus[0] ? ": " : "", l->why_bogus);
 			host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, "RFC 7672 §2.2.2", why);
@@ -340,7 +342,7 @@ static void host_after_addresses(struct host_state *hs)
 	if (h->canonical[0] == '\0')
 		str_copy(h->canonical, h->name, sizeof(h->canonical));
 	if (h->naddrs == 0) {
-		snprintf(why, sizeof(why), "MX host %s has no %s address records", h->name,
+		set_reason(why, "MX host %s has no %s address records", h->name,
 			 hs->job->p.families == CHECK_INET ? "IPv4" :
 			 hs->job->p.families == CHECK_INET6 ? "IPv6" : "");
 		host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, "RFC 5321 §5.1", why);
@@ -406,7 +408,7 @@ static void host_decide(struct host_state *hs, enum tlsa_outcome o)
 	str_copy(h->req_reason, out.reason, sizeof(h->req_reason));
 	if (h->req == CHECK_REQ_TEMPFAIL) {
 		char why[CHECK_REASON_MAX];
-		snprintf(why, sizeof(why), "%s%s%s", out.reason,
+		set_reason(why, "%s%s%s", out.reason,
 			 h->tlsa_lookup.why_bogus[0] ? ": " : "", h->tlsa_lookup.why_bogus);
 		host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, out.rfc, why);
 		host_finish(hs);

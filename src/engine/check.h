@@ -37,7 +37,8 @@ const char *check_tls_req_name(enum check_tls_req r);
 struct check_lookup {
 	int done;
 	char qname[DNS_NAME_MAX];
-	const char *status;        /* "ok", "nxdomain", "nodata", "servfail", "timeout", "error" */
+	const char *status;        /* "ok", "nxdomain", "nodata", "fail", "timeout", "error" */
+	int failed;                /* bogus, failed, timed out: proves nothing */
 	enum dns_sec sec;
 	char why_bogus[256];
 	uint32_t ttl;

@@ -78,7 +78,8 @@ static void probe_judge(const struct addr_probe *ap, struct check_probe *pr,
 			probe_reason(pr, "TLS failed (%s); opportunistic senders fall back to plaintext", r->reason);
 			return;
 		}
-		/* fall through: TLS was required */
+		/* TLS was required: a failure like DANE's */
+		__attribute__((fallthrough));
 	case SMTP_FAIL_DANE:
 		pr->v = VERDICT_DANE_FAIL;
 		pr->rule = req == CHECK_REQ_DANE ? "RFC 7672 §3" : "RFC 7672 §2.2";
@@ -178,7 +179,7 @@ static void probe_cb(struct smtp_client *sc, const struct smtp_client_result *r,
 	ap->sc = NULL;
 	if (a->nprobes == 2) {
 		/* The other key type: a failed handshake or the same key means not offered. */
-		if (r->fail == SMTP_FAIL_TLS || strcmp(leaf_key(r), leaf_key(a->probes[0].client)) == 0) {
+		if (!r->tls || strcmp(leaf_key(r), leaf_key(a->probes[0].client)) == 0) {
 			pr->not_applicable = 1;
 			probe_reason(pr, "the server offers no %s certificate", pr->key_type);
 		}

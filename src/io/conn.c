@@ -215,6 +215,14 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 
 	if (c->paused || c->tls == TLS_PENDING || c->tls == TLS_HANDSHAKE)
 		return;
+	/* On loopback the peer's first bytes can be read before libevent reports the
+	 * connect as complete: data proves the connect succeeded, so say so first. */
+	if (c->connecting) {
+		c->connecting = 0;
+		conn_fill_addrs(c);
+		if (!conn_emit(c, CONN_EV_CONNECTED))
+			return;
+	}
 	conn_emit(c, CONN_EV_INPUT);
 }
 
@@ -266,6 +274,8 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 			conn_emit(c, CONN_EV_TLS_DONE);
 			return;
 		}
+		if (!c->connecting)
+			return; /* already reported from conn_on_read */
 		c->connecting = 0;
 		conn_fill_addrs(c);
 		conn_emit(c, CONN_EV_CONNECTED);

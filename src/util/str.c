@@ -5,7 +5,9 @@
 #include "util/str.h"
 #include "util/log.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +71,23 @@ char *str_escape(char *dst, size_t dstsize, const void *src, size_t len)
 	}
 	dst[o] = '\0';
 	return dst;
+}
+
+int str_printf(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (size == 0)
+		return 1;
+	va_start(ap, fmt);
+	n = vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		dst[0] = '\0';
+		return 1;
+	}
+	return (size_t)n >= size;
 }
 
 char *str_lower(char *s)

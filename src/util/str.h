@@ -18,6 +18,10 @@ size_t str_cat(char *dst, const char *src, size_t dstsize);
  * it does not fit. Returns dst. */
 char *str_escape(char *dst, size_t dstsize, const void *src, size_t len);
 
+/* snprintf where truncation is the intended outcome (reasons, log text): never fails,
+ * always terminates. Returns 1 when the text was cut. */
+int str_printf(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Lower-case in place (ASCII only); returns s. */
 char *str_lower(char *s);
 /* 1 if a equals b ignoring ASCII case. */
