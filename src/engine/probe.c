@@ -145,7 +145,7 @@ static void address_fold(struct check_address *a)
 			continue;
 		if (k++ == worst) {
 			if (a->nprobes > 1 && !a->probes[1].not_applicable)
-				snprintf(a->reason, sizeof(a->reason), "%s key: %s",
+				str_printf(a->reason, sizeof(a->reason), "%s key: %s",
 					 a->probes[i].key_type, a->probes[i].reason);
 			else
 				str_copy(a->reason, a->probes[i].reason, sizeof(a->reason));
@@ -164,7 +164,7 @@ static void probe_finish(struct addr_probe *ap)
 
 static const char *leaf_key(const struct smtp_client_result *r)
 {
-	return r->tls && r->tls_facts.nchain > 0 ? r->tls_facts.chain[0].key_type : "";
+	return r != NULL && r->tls && r->tls_facts.nchain > 0 ? r->tls_facts.chain[0].key_type : "";
 }
 
 static void probe_cb(struct smtp_client *sc, const struct smtp_client_result *r, void *arg)
@@ -173,10 +173,16 @@ static void probe_cb(struct smtp_client *sc, const struct smtp_client_result *r,
 	struct check_address *a = ap->a;
 	struct check_probe *pr = &a->probes[a->nprobes - 1];
 
+	/* r belongs to the session: everything is taken from it before the session goes. */
 	pr->client = result_copy(r);
 	probe_judge(ap, pr, r);
 	smtp_client_free(sc);
 	ap->sc = NULL;
+	r = pr->client;
+	if (r == NULL) {
+		probe_finish(ap);
+		return;
+	}
 	if (a->nprobes == 2) {
 		/* The other key type: a failed handshake or the same key means not offered. */
 		if (!r->tls || strcmp(leaf_key(r), leaf_key(a->probes[0].client)) == 0) {
