@@ -88,8 +88,7 @@ struct tlsa_bases {
 };
 void policy_tlsa_bases(const char *host, const char *expanded, enum dns_sec addr_sec,
 		       struct tlsa_bases *out);
-/* "_PORT._tcp.BASE." into dst. Returns 0, or -1 when it does not fit in dstsize. */
-int policy_tlsa_qname(const char *base, unsigned port, char *dst, size_t dstsize);
+/* The owner name to query for each base is tlsa_owner() (dane/tlsa.h). */
 
 /* Reference identifiers for DANE-TA name checks (RFC 7672 §3.2.2): the TLSA base domain,
  * the MX host name when different, and the next-hop (recipient) domain when different.
