@@ -162,6 +162,13 @@ void policy_tlsa_bases(const char *host, const char *expanded, enum dns_sec addr
 	str_copy(out->name[out->n++], host, DNS_NAME_MAX);
 }
 
+int policy_tlsa_qname(const char *base, unsigned port, char *dst, size_t dstsize)
+{
+	if (base == NULL || base[0] == '\0' || strcmp(base, ".") == 0 || port == 0 || port > 65535)
+		return -1;
+	return tlsa_owner(base, port, dst, dstsize) == TLSA_OK ? 0 : -1;
+}
+
 static void add_refname(struct refnames *out, const char *name)
 {
 	char tmp[DNS_NAME_MAX];

@@ -130,6 +130,7 @@ static void test_host_level(void **state)
 static void test_tlsa_bases(void **state)
 {
 	struct tlsa_bases b;
+	char q[DNS_NAME_MAX], small[16];
 	(void)state;
 
 	policy_tlsa_bases("mx.example.test.", "mail.hoster.test.", DNS_SEC_SECURE, &b);
@@ -148,6 +149,13 @@ static void test_tlsa_bases(void **state)
 	policy_tlsa_bases("mx.example.test.", NULL, DNS_SEC_BOGUS, &b);
 	assert_int_equal(b.n, 0);
 
+	assert_int_equal(policy_tlsa_qname("mx.example.test.", 25, q, sizeof(q)), 0);
+	assert_string_equal(q, "_25._tcp.mx.example.test.");
+	assert_int_equal(policy_tlsa_qname("mx.example.test", 465, q, sizeof(q)), 0);
+	assert_string_equal(q, "_465._tcp.mx.example.test.");
+	assert_int_equal(policy_tlsa_qname("mx.example.test", 25, small, sizeof(small)), -1);
+	assert_int_equal(policy_tlsa_qname(".", 25, q, sizeof(q)), -1);
+	assert_int_equal(policy_tlsa_qname("a.test", 0, q, sizeof(q)), -1);
 }
 
 static void test_refnames(void **state)
