@@ -30,7 +30,7 @@ struct fix {
 	struct tlsa_rr ee_ec, ee_rsa, ta_inter;
 	struct event_base *base;
 	struct smtp_server *srv;
-	unsigned port;
+	unsigned port, port6;
 	SSL_CTX *cctx;
 };
 
@@ -44,7 +44,7 @@ static void make_rr(X509 *x, uint8_t usage, struct tlsa_rr *rr)
 
 static int setup(void **state)
 {
-	const char *listen[] = {"127.0.0.1:0"};
+	const char *listen[] = {"127.0.0.1:0", "[::1]:0"};
 	struct smtp_server_params sp;
 	char err[256];
 	(void)state;
@@ -64,7 +64,7 @@ static int setup(void **state)
 
 	memset(&sp, 0, sizeof(sp));
 	sp.listen = listen;
-	sp.nlisten = 1;
+	sp.nlisten = 2;
 	sp.cert_files[0] = F.ec.chain_path;
 	sp.key_files[0] = F.ec.key_path;
 	sp.cert_files[1] = F.rsa.chain_path;
@@ -77,6 +77,7 @@ static int setup(void **state)
 	if (F.srv == NULL)
 		fail_msg("smtp_server_new: %s", err);
 	F.port = smtp_server_port(F.srv, 0);
+	F.port6 = smtp_server_port(F.srv, 1);
 	F.cctx = tls_client_ctx_new(NULL, err, sizeof(err));
 	assert_non_null(F.cctx);
 	return 0;
@@ -184,6 +185,25 @@ static void test_probe_per_keytype(void **state)
 	}
 }
 
+static void test_probe_ipv6(void **state)
+{
+	struct smtp_client_params p;
+	struct outcome o;
+	(void)state;
+
+	params(&p, TLS_KEYTYPE_ANY, &F.ee_ec);
+	memset(&p.addr, 0, sizeof(p.addr));
+	p.addr.family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, "::1", &p.addr.u.v6), 1);
+	strcpy(p.addr.text, "::1");
+	p.port = (uint16_t)F.port6;
+	run(&p, &o);
+	if (o.res.fail != SMTP_FAIL_NONE)
+		fail_msg("%s: %s", smtp_fail_name(o.res.fail), o.res.reason);
+	assert_int_equal(o.res.dane.status, DANE_STATUS_VERIFIED);
+	assert_non_null(strstr(o.res.peer, "[::1]:"));
+}
+
 /* The one file in maildir/new without the server's Received: header. */
 static void stored_message(char *out, size_t outlen)
 {
@@ -244,6 +264,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_probe_per_keytype),
+		cmocka_unit_test(test_probe_ipv6),
 		cmocka_unit_test(test_deliver_into_maildir),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
