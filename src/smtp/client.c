@@ -144,7 +144,7 @@ static void arm_timeouts(struct smtp_client *sc, unsigned ms, int hard)
 
 static void set_state(struct smtp_client *sc, enum smtp_state st, unsigned timeout_ms)
 {
-	log_trace("smtp client %s: %s -> %s", sc->res.peer[0] ? sc->res.peer : sc->p.addr.text,
+	log_trace("smtp client %s: %s -> %s", sc->res.peer,
 		  smtp_state_name(sc->state), smtp_state_name(st));
 	sc->state = st;
 	if (st == SMTP_ST_DONE)
@@ -167,7 +167,7 @@ static void fail(struct smtp_client *sc, enum smtp_fail cat, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(sc->res.reason, sizeof(sc->res.reason), fmt, ap);
 	va_end(ap);
-	log_debug("smtp client %s: %s failure in state %s: %s", sc->p.addr.text,
+	log_debug("smtp client %s: %s failure in state %s: %s", sc->res.peer,
 		  smtp_fail_name(cat), smtp_state_name(sc->state), sc->res.reason);
 }
 
@@ -225,7 +225,7 @@ static void send_cmd(struct smtp_client *sc, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)   /* params are checked at start */
 		log_panic("smtp client: command line too long");
-	log_trace("smtp client %s: > %s", sc->p.addr.text, line);
+	log_trace("smtp client %s: > %s", sc->res.peer, line);
 	memcpy(line + n, "\r\n", 2);
 	conn_write(sc->conn, line, (size_t)n + 2);
 }
@@ -564,7 +564,10 @@ static void on_line(struct smtp_client *sc, const char *line, size_t len)
 		protocol_error(sc, "unexpected input", line, len);
 		return;
 	}
-	log_trace("smtp client %s: < %.*s", sc->res.peer, (int)(len > 200 ? 200 : len), line);
+	if (log_enabled(LOG_LVL_TRACE)) {
+		char esc[256];
+		log_trace("smtp client %s: < %s", sc->res.peer, str_escape(esc, sizeof(esc), line, len));
+	}
 	r = reply_feed(&sc->rp, line, len);
 	if (r < 0) {
 		protocol_error(sc, reply_strerror(r), line, len);

@@ -25,6 +25,7 @@
 #include "io/conn.h"
 #include "smtp/client.h"
 #include "util/buf.h"
+#include "util/log.h"
 
 /* ---- the responder ---- */
 
@@ -662,6 +663,8 @@ static void test_dotstuff_table(void **state)
 
 int main(void)
 {
+	if (getenv("DANEMX_TEST_TRACE") != NULL)   /* exercise the trace lines */
+		log_set_level(LOG_LVL_TRACE);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dotstuff_table),
 		cmocka_unit_test(test_probe_dane_verified),
