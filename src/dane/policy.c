@@ -5,15 +5,12 @@
  * MAY: an attacker who can break a lookup must not thereby switch authentication off.
  */
 #include "dane/policy.h"
+#include "dane/tlsa.h"
 #include "util/str.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-/* Digest lengths per matching type: SHA2-256 and SHA2-512 (RFC 6698 §2.1.3). */
-#define SHA256_LEN 32
-#define SHA512_LEN 64
 
 enum tlsa_usability policy_tlsa_usability(const struct tlsa_rr *rr, const char **reason)
 {
@@ -32,9 +29,7 @@ enum tlsa_usability policy_tlsa_usability(const struct tlsa_rr *rr, const char *
 	} else if (rr->mtype > 2) {
 		u = TLSA_UNUSABLE_MTYPE;
 		why = "unknown matching type (RFC 7671 §4)";
-	} else if (rr->len == 0 || rr->data == NULL ||
-		   (rr->mtype == 1 && rr->len != SHA256_LEN) ||
-		   (rr->mtype == 2 && rr->len != SHA512_LEN)) {
+	} else if (rr->data == NULL || !tlsa_rr_len_ok(rr)) {
 		u = TLSA_UNUSABLE_LENGTH;
 		why = "association data length does not fit the matching type (RFC 7671 §5.2)";
 	}
@@ -169,15 +164,9 @@ void policy_tlsa_bases(const char *host, const char *expanded, enum dns_sec addr
 
 int policy_tlsa_qname(const char *base, unsigned port, char *dst, size_t dstsize)
 {
-	size_t len = strlen(base);
-	int n;
-
-	if (len > 0 && base[len - 1] == '.')
-		len--;
-	if (len == 0 || port == 0 || port > 65535 || len > 253)
+	if (base == NULL || base[0] == '\0' || strcmp(base, ".") == 0 || port == 0 || port > 65535)
 		return -1;
-	n = snprintf(dst, dstsize, "_%u._tcp.%.*s.", port, (int)len, base);
-	return n < 0 || (size_t)n >= dstsize ? -1 : 0;
+	return tlsa_owner(base, port, dst, dstsize) == TLSA_OK ? 0 : -1;
 }
 
 static void add_refname(struct refnames *out, const char *name)

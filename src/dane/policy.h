@@ -88,7 +88,8 @@ struct tlsa_bases {
 };
 void policy_tlsa_bases(const char *host, const char *expanded, enum dns_sec addr_sec,
 		       struct tlsa_bases *out);
-/* "_PORT._tcp.BASE." into dst. Returns 0, or -1 when it does not fit in dstsize. */
+/* "_PORT._tcp.BASE." into dst (tlsa_owner() with the checks the engine wants: port
+ * 1-65535, a non-root base). Returns 0, or -1 when invalid or it does not fit. */
 int policy_tlsa_qname(const char *base, unsigned port, char *dst, size_t dstsize);
 
 /* Reference identifiers for DANE-TA name checks (RFC 7672 §3.2.2): the TLSA base domain,

@@ -28,6 +28,7 @@ struct smtp_client {
 	struct event *kick;             /* runs the completion callback */
 	struct event *deadline;         /* hard limit on the current state (see set_state) */
 	enum smtp_state state;
+	unsigned state_ms;              /* the current state's timeout */
 	struct reply_parser rp;
 	struct smtp_client_result res;
 	struct timespec t0;
@@ -126,22 +127,30 @@ static unsigned elapsed_ms(const struct smtp_client *sc)
 
 /* Enter a state with its timeout. The conn's timeout fires on no progress; the deadline
  * fires even on progress, so a server dripping a byte at a time cannot stretch a phase.
- * The message transfer (BODY) is the exception: a big message may take long while it
- * moves, so there only the no-progress timeout applies (RFC 5321 §4.5.3.2.5). */
+ * The message transfer (BODY) is the exception while it is written: a big message may
+ * take long while it moves, so only the no-progress timeout applies until the output is
+ * drained (RFC 5321 §4.5.3.2.5); the wait for the final reply is hard again. */
+static void arm_timeouts(struct smtp_client *sc, unsigned ms, int hard)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	sc->state_ms = ms;
+	evtimer_del(sc->deadline);
+	if (sc->conn != NULL)
+		conn_set_timeout(sc->conn, ms);
+	if (ms > 0 && hard)
+		evtimer_add(sc->deadline, &tv);
+}
+
 static void set_state(struct smtp_client *sc, enum smtp_state st, unsigned timeout_ms)
 {
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-
-	log_trace("smtp client %s: %s -> %s", sc->res.peer[0] ? sc->res.peer : sc->p.addr.text,
+	log_trace("smtp client %s: %s -> %s", sc->res.peer,
 		  smtp_state_name(sc->state), smtp_state_name(st));
 	sc->state = st;
-	evtimer_del(sc->deadline);
 	if (st == SMTP_ST_DONE)
-		return;
-	if (sc->conn != NULL)
-		conn_set_timeout(sc->conn, timeout_ms);
-	if (timeout_ms > 0 && st != SMTP_ST_BODY)
-		evtimer_add(sc->deadline, &tv);
+		evtimer_del(sc->deadline);
+	else
+		arm_timeouts(sc, timeout_ms, st != SMTP_ST_BODY);
 }
 
 /* Record the first failure; later ones are consequences. */
@@ -158,7 +167,7 @@ static void fail(struct smtp_client *sc, enum smtp_fail cat, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(sc->res.reason, sizeof(sc->res.reason), fmt, ap);
 	va_end(ap);
-	log_debug("smtp client %s: %s failure in state %s: %s", sc->p.addr.text,
+	log_debug("smtp client %s: %s failure in state %s: %s", sc->res.peer,
 		  smtp_fail_name(cat), smtp_state_name(sc->state), sc->res.reason);
 }
 
@@ -214,14 +223,15 @@ static void send_cmd(struct smtp_client *sc, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line) - 2)
-		n = 0;    /* params are checked at start: cannot happen */
-	log_trace("smtp client %s: > %s", sc->p.addr.text, line);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2)   /* params are checked at start */
+		log_panic("smtp client: command line too long");
+	log_trace("smtp client %s: > %s", sc->res.peer, line);
 	memcpy(line + n, "\r\n", 2);
 	conn_write(sc->conn, line, (size_t)n + 2);
 }
 
-/* QUIT politely when the dialogue is still in step; otherwise just close. */
+/* End the dialogue politely; callers use it only while replies are still in step (a
+ * malformed reply, a timeout or a lost connection finish() without it). */
 static void quit(struct smtp_client *sc)
 {
 	send_cmd(sc, "QUIT");
@@ -554,7 +564,10 @@ static void on_line(struct smtp_client *sc, const char *line, size_t len)
 		protocol_error(sc, "unexpected input", line, len);
 		return;
 	}
-	log_trace("smtp client %s: < %.*s", sc->res.peer, (int)(len > 200 ? 200 : len), line);
+	if (log_enabled(LOG_LVL_TRACE)) {
+		char esc[256];
+		log_trace("smtp client %s: < %s", sc->res.peer, str_escape(esc, sizeof(esc), line, len));
+	}
 	r = reply_feed(&sc->rp, line, len);
 	if (r < 0) {
 		protocol_error(sc, reply_strerror(r), line, len);
@@ -604,8 +617,8 @@ static void on_timeout(struct smtp_client *sc)
 {
 	/* a server that does not answer QUIT has still had its say */
 	if (sc->state != SMTP_ST_QUIT)
-		fail(sc, SMTP_FAIL_TIMEOUT, "timeout in state %s after %u ms",
-		     smtp_state_name(sc->state), elapsed_ms(sc));
+		fail(sc, SMTP_FAIL_TIMEOUT, "timeout in state %s (limit %u ms, %u ms into the session)",
+		     smtp_state_name(sc->state), sc->state_ms, elapsed_ms(sc));
 	finish(sc);
 }
 
@@ -630,7 +643,7 @@ static void conn_event_cb(struct conn *c, enum conn_event ev, void *arg)
 		break;
 	case CONN_EV_DRAINED:
 		if (sc->state == SMTP_ST_BODY)   /* all sent: now the wait for the final reply */
-			conn_set_timeout(c, sc->p.to.data_done_ms);
+			arm_timeouts(sc, sc->p.to.data_done_ms, 1);
 		break;
 	case CONN_EV_TIMEOUT:
 		on_timeout(sc);

@@ -25,6 +25,7 @@
 #include "io/conn.h"
 #include "smtp/client.h"
 #include "util/buf.h"
+#include "util/log.h"
 
 /* ---- the responder ---- */
 
@@ -45,6 +46,7 @@ struct responder {
 	const char *starttls;      /* reply to STARTTLS (may carry injected lines) */
 	const char *helo;          /* reply to HELO */
 	int drop_after_data;       /* close instead of answering the final dot */
+	int silent_after_data;     /* never answer the final dot */
 	/* what it saw */
 	struct buf transcript;     /* "EHLO|STARTTLS|..." verbs, TLS marked "[tls]" */
 	struct buf data;           /* DATA lines with CRLF, as received (still stuffed) */
@@ -61,6 +63,8 @@ static void rsp_line(struct responder *r, const char *line, size_t len)
 		if (len == 1 && line[0] == '.') {
 			r->in_data = 0;
 			buf_puts(&r->transcript, ".|");
+			if (r->silent_after_data)
+				return;
 			if (r->drop_after_data) {
 				conn_free(r->c);
 				r->c = NULL;
@@ -566,6 +570,23 @@ static void test_deliver_refusals(void **state)
 	/* over TLS the drop is an EOF without close_notify; either way: */
 	assert_true(strncmp(e->o.res.reason, "connection lost after DATA: message not delivered",
 			    49) == 0);
+
+	/* no answer to the final dot: a timeout, not a delivery */
+	rsp_fini(&e->r);
+	rsp_init(&e->r, e->base, F.sctx);
+	e->r.silent_after_data = 1;
+	params_for(&e->p, &e->r, SMTP_TLS_DANE, &F.good);
+	e->p.mode = SMTP_MODE_DELIVER;
+	e->p.mail_from = "";
+	e->p.rcpts = good;
+	e->p.nrcpts = 1;
+	e->p.msg = "Subject: x\n\nbody\n";
+	e->p.msg_len = strlen(e->p.msg);
+	e->p.to.data_done_ms = 300;
+	run(e->base, &e->p, &e->o);
+	EXPECT(&e->o, SMTP_FAIL_TIMEOUT, SMTP_ST_BODY);
+	assert_false(e->o.res.delivered);
+	assert_non_null(strstr(e->o.res.reason, "limit 300 ms"));
 	env_free(e);
 }
 
@@ -642,6 +663,8 @@ static void test_dotstuff_table(void **state)
 
 int main(void)
 {
+	if (getenv("DANEMX_TEST_TRACE") != NULL)   /* exercise the trace lines */
+		log_set_level(LOG_LVL_TRACE);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dotstuff_table),
 		cmocka_unit_test(test_probe_dane_verified),

@@ -284,6 +284,42 @@ static void test_keytype_restriction(void **state)
 	}
 }
 
+/* Opportunistic TLS takes what old servers offer (RFC 7672 §8.1): TLS 1.0 still works,
+ * and DANE-EE still matches over it. */
+static void test_old_tls_versions(void **state)
+{
+	static const struct {
+		int v;
+		const char *name;
+	} versions[] = {{TLS1_VERSION, "TLSv1"}, {TLS1_1_VERSION, "TLSv1.1"}, {TLS1_2_VERSION, "TLSv1.2"}};
+	unsigned char d[32];
+	struct tlsa_rr rr = rr_spki(3, P.leaf, d);
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		SSL_CTX *sctx = cc_server_ctx(NULL, P.leaf, P.leaf_key, NULL);
+		struct dane_outcome out;
+		char err[256];
+		SSL *s, *c;
+
+		assert_true(SSL_CTX_set_min_proto_version(sctx, versions[i].v));
+		assert_true(SSL_CTX_set_max_proto_version(sctx, versions[i].v));
+		assert_true(SSL_CTX_set_cipher_list(sctx, "DEFAULT:@SECLEVEL=0"));
+		s = SSL_new(sctx);
+		c = tls_client_ssl_new(P.cctx, "mx.example.test", TLS_KEYTYPE_ANY, err, sizeof(err));
+		assert_int_equal(dane_ossl_setup(c, "mx.example.test", NULL, 0, &rr, 1, NULL, err,
+						 sizeof(err)), 1);
+		if (cc_handshake(c, s) != 0)
+			fail_msg("%s handshake failed", versions[i].name);
+		assert_string_equal(SSL_get_version(c), versions[i].name);
+		dane_ossl_judge(c, &rr, 1, NULL, 0, &out);
+		assert_int_equal(out.status, DANE_STATUS_VERIFIED);
+		SSL_free(c);
+		SSL_free(s);
+		SSL_CTX_free(sctx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_beside_valid),
 		cmocka_unit_test(test_setup_errors),
 		cmocka_unit_test(test_keytype_restriction),
+		cmocka_unit_test(test_old_tls_versions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
