@@ -21,6 +21,7 @@ const struct command *cmd_find(const char *name);
 /* One line per command; keep in step with docs/danemx.1. */
 /* extern const struct command cmd_NAME_def; one per command */
 extern const struct command cmd_check_def;
+extern const struct command cmd_send_def;
 extern const struct command cmd_lookup_def;
 extern const struct command cmd_serve_def;
 extern const struct command cmd_lab_def;

@@ -131,6 +131,7 @@ static void domain_verdict(struct check_result *res, enum verdict v, const char 
 
 	res->v = v;
 	res->rule = rule;
+	res->decided_by_dns = 1;
 	va_start(ap, fmt);
 	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
 	va_end(ap);
@@ -511,6 +512,10 @@ static void host_start_probes(struct host_state *hs)
 	struct refnames refs;
 	struct probe_req req;
 
+	if (job->p.resolve_only) {
+		host_finish(hs);
+		return;
+	}
 	if (!job->p.connect) {
 		/* DNS only: the requirement is the finding; nothing was authenticated. */
 		h->v = h->req == CHECK_REQ_DANE ? VERDICT_TEMPFAIL : VERDICT_OPPORTUNISTIC;
@@ -552,7 +557,9 @@ static void host_finish(struct host_state *hs)
 	struct check_host *h = hs->h;
 	struct check_job *job = hs->job;
 
-	if (h->naddrs > 0 && job->p.connect && h->req != CHECK_REQ_TEMPFAIL &&
+	if (job->p.resolve_only) {
+		/* no verdicts: the caller's stage decides */
+	} else if (h->naddrs > 0 && job->p.connect && h->req != CHECK_REQ_TEMPFAIL &&
 	    h->req != CHECK_REQ_NONE) {
 		struct verdict_item items[64];
 		size_t n = h->naddrs < 64 ? h->naddrs : 64, worst = 0;
@@ -610,7 +617,7 @@ static void job_finish_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (res->nhosts > 0 && res->reason[0] == '\0')
+	if (res->nhosts > 0 && res->reason[0] == '\0' && !job->p.resolve_only)
 		domain_fold(res);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	res->elapsed_ms = (double)(now.tv_sec - job->start.tv_sec) * 1e3 +

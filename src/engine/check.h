@@ -98,6 +98,7 @@ struct check_result {
 	const char *rule;
 	struct check_lookup mx_lookup;
 	int implicit_mx, null_mx;
+	int decided_by_dns;        /* v was decided at the MX stage (nomail, tempfail) */
 	struct check_host *hosts;
 	size_t nhosts;
 	char validation_error[256]; /* non-empty: the resolver cannot validate; no DANE verdict */
@@ -113,6 +114,8 @@ struct check_params {
 	int families;              /* CHECK_INET | CHECK_INET6 */
 	int insecure_mx_dane;      /* 1: enforce secure TLSA below an insecure MX RRset (trusted) */
 	int connect;               /* 0: DNS only, no probes */
+	int resolve_only;          /* stop after the TLS requirement: no probes, no verdicts
+				      (send's delivery stage takes over from there) */
 	int both_keys;             /* probe ECDSA and RSA separately where DANE applies */
 	unsigned timeout_ms;       /* per protocol phase */
 	size_t max_hosts;          /* MX hosts considered, in preference order */
