@@ -27,6 +27,7 @@ static const struct command *const commands[] = {
 	&cmd_help_def,
 	&cmd_version_def,
 	&cmd_lab_def,
+	&cmd_tlsa_def,
 	NULL,
 };
 
