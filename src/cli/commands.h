@@ -22,5 +22,6 @@ const struct command *cmd_find(const char *name);
 /* extern const struct command cmd_NAME_def; one per command */
 extern const struct command cmd_lab_def;
 extern const struct command cmd_tlsa_def;
+extern const struct command cmd_lookup_def;
 
 #endif

@@ -28,6 +28,7 @@ static const struct command *const commands[] = {
 	&cmd_version_def,
 	&cmd_lab_def,
 	&cmd_tlsa_def,
+	&cmd_lookup_def,
 	NULL,
 };
 
