@@ -23,5 +23,6 @@ const struct command *cmd_find(const char *name);
 extern const struct command cmd_lab_def;
 extern const struct command cmd_tlsa_def;
 extern const struct command cmd_lookup_def;
+extern const struct command cmd_serve_def;
 
 #endif

@@ -29,6 +29,7 @@ static const struct command *const commands[] = {
 	&cmd_lab_def,
 	&cmd_tlsa_def,
 	&cmd_lookup_def,
+	&cmd_serve_def,
 	NULL,
 };
 

@@ -8,10 +8,13 @@
  */
 #include "smtp/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -494,24 +497,25 @@ static void cmd_rcpt(struct session *s, const char *arg)
 
 static void write_received(struct session *s)
 {
-	char host[64], date[64], hdr[1024];
+	struct buf hdr = BUF_INIT(4096);
+	char host[64], date[64];
 	time_t now = time(NULL);
 	struct tm tm;
 	int tls = s->tls[0] != '\0';
-	int n;
 
 	peer_host(s, host, sizeof(host));
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s])\n", s->helo, host);
+	buf_printf(&hdr, "Received: from %s ([%s])\n", s->helo, host);
 	if (tls)
-		n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "\t(using %s)\n", s->tls);
-	n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "\tby %s (danemx) with %s%s id %s\n",
-		      s->srv->hostname, s->esmtp ? "ESMTP" : "SMTP", tls ? "S" : "", s->qid);
+		buf_printf(&hdr, "\t(using %s)\n", s->tls);
+	buf_printf(&hdr, "\tby %s (danemx) with %s%s id %s", s->srv->hostname,
+		   s->esmtp ? "ESMTP" : "SMTP", tls ? "S" : "", s->qid);
 	if (s->nrcpt == 1)
-		n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "\tfor %s", buf_cstr(&s->rcpts));
-	snprintf(hdr + n, sizeof(hdr) - (size_t)n, "; %s\n", date);
-	maildir_write(s->msg, hdr, strlen(hdr));
+		buf_printf(&hdr, "\n\tfor %s", buf_cstr(&s->rcpts));
+	buf_printf(&hdr, "; %s\n", date);
+	maildir_write(s->msg, hdr.data, hdr.len);
+	buf_free(&hdr);
 }
 
 static void cmd_data(struct session *s, const char *arg)
@@ -962,6 +966,44 @@ static int server_copy_params(struct smtp_server *srv, const struct smtp_server_
 	return srv->hostname && srv->maildir && srv->listen && srv->domains ? 0 : -1;
 }
 
+/* "1.2.3.4:25" or "[::1]:25"; port 0 allowed (libevent's parser refuses it). */
+static int parse_listen(const char *text, struct sockaddr_storage *ss, int *len)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(text, ':'), *h = text;
+	size_t hlen = colon != NULL ? (size_t)(colon - text) : 0;
+	char *end;
+	unsigned long port;
+
+	if (colon == NULL || colon[1] == '\0' || hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port > 65535 || colon[1] == '-')
+		return -1;
+	if (text[0] == '[') {
+		if (hlen < 3 || text[hlen - 1] != ']')
+			return -1;
+		h = text + 1;
+		hlen -= 2;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (text[0] != '[' && inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (text[0] == '[' && inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	return -1;
+}
+
 static int server_listen(struct smtp_server *srv, size_t i, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
@@ -969,8 +1011,7 @@ static int server_listen(struct smtp_server *srv, size_t i, char *err, size_t er
 	socklen_t slen = sizeof(ss);
 	unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
 
-	memset(&ss, 0, sizeof(ss));
-	if (evutil_parse_sockaddr_port(srv->listen[i], (struct sockaddr *)&ss, &len) < 0) {
+	if (parse_listen(srv->listen[i], &ss, &len) < 0) {
 		snprintf(err, errlen, "bad listen address '%s' (want ADDR:PORT or [ADDR6]:PORT)",
 			 srv->listen[i]);
 		return -1;
