@@ -223,7 +223,7 @@ static int wait_listening(const char *addr_at_port, pid_t child, unsigned ms)
 {
 	char addr[64];
 	struct sockaddr_in sa;
-	struct timespec nap = {0, 50 * 1000 * 1000};
+	struct timespec nap = {0, 50L * 1000 * 1000};
 	const char *at = strchr(addr_at_port, '@');
 
 	memset(&sa, 0, sizeof(sa));
@@ -269,7 +269,7 @@ static pid_t start_unbound(const char *conf)
 /* SIGTERM, then SIGKILL if it has not gone within CHILD_STOP_MS. */
 static void stop_child(pid_t pid)
 {
-	struct timespec nap = {0, 20 * 1000 * 1000};
+	struct timespec nap = {0, 20L * 1000 * 1000};
 
 	if (pid <= 0)
 		return;

@@ -31,6 +31,10 @@ static const struct command *const commands[] = {
 	&cmd_lookup_def,
 	&cmd_serve_def,
 	&cmd_lab_def,
+	&cmd_lab_def,
+	&cmd_tlsa_def,
+	&cmd_lookup_def,
+	&cmd_serve_def,
 	NULL,
 };
 

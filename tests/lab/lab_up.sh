@@ -194,6 +194,14 @@ swaks --server "$(addr_of dane-ok)" --port "$port" --to someone@elsewhere.test \
 	--from lab-test@sender.test >"$work/swaks" 2>&1
 check "a receiver refuses recipients outside its domain" -- grep -q '<\*\* 55[0-9]' "$work/swaks"
 
+# A second lab on the same port cannot listen: exit 69, one-line reason, no temp dir left.
+mkdir -p "$work/tmp2"
+TMPDIR=$work/tmp2 timeout 30 "$bin" lab up --port "$port" >"$work/out2" 2>"$work/err2"
+check "second lab on a busy port exits 69" -- test $? -eq 69
+check "second lab names the busy address" -- grep -q "127.1.0.1:$port.*cannot listen\|127.1.0.1:$port.*in use\|:$port" "$work/err2"
+check "second lab printed no readiness line" -- test ! -s "$work/out2"
+check "second lab removed its temp dir" -- test -z "$(ls -A "$work/tmp2")"
+
 check "lab stops cleanly on SIGTERM" -- stop_lab
 check "temp lab dir removed" -- test ! -e "$dir"
 check "nothing listens on the lab port any more" -- bash -c "! ss -ltn | grep -q ':$port '"
