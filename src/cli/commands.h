@@ -25,9 +25,6 @@ extern const struct command cmd_send_def;
 extern const struct command cmd_lookup_def;
 extern const struct command cmd_serve_def;
 extern const struct command cmd_lab_def;
-extern const struct command cmd_lab_def;
 extern const struct command cmd_tlsa_def;
-extern const struct command cmd_lookup_def;
-extern const struct command cmd_serve_def;
 
 #endif
