@@ -36,6 +36,7 @@ struct smtp_client {
 	struct buf body;                /* dot-stuffed message */
 	size_t msg_size;                /* for SIZE=: the message with CRLF line ends */
 	int msg8;
+	int utf8_addrs;                 /* an envelope address needs SMTPUTF8 (RFC 6531) */
 	int pipelining;
 	size_t rcpt_reply;              /* next RCPT awaiting its reply */
 	int mail_failed;
@@ -433,6 +434,12 @@ static void start_txn(struct smtp_client *sc)
 		quit(sc);
 		return;
 	}
+	if (sc->utf8_addrs && !(e->flags & EHLO_SMTPUTF8)) {
+		fail(sc, SMTP_FAIL_REJECTED, "internationalized address and the server does not "
+		     "offer SMTPUTF8 (RFC 6531): not sent");
+		quit(sc);
+		return;
+	}
 	if (sc->msg8 && !(e->flags & EHLO_8BITMIME)) {
 		fail(sc, SMTP_FAIL_REJECTED, "8-bit message and the server does not offer "
 		     "8BITMIME (RFC 6152): not sent");
@@ -442,7 +449,8 @@ static void start_txn(struct smtp_client *sc)
 	if (e->flags & EHLO_SIZE)
 		snprintf(size, sizeof(size), " SIZE=%zu", sc->msg_size);
 	sc->pipelining = (e->flags & EHLO_PIPELINING) != 0;
-	send_cmd(sc, "MAIL FROM:<%s>%s%s", sc->p.mail_from, size, sc->msg8 ? " BODY=8BITMIME" : "");
+	send_cmd(sc, "MAIL FROM:<%s>%s%s%s", sc->p.mail_from, size,
+		 sc->msg8 ? " BODY=8BITMIME" : "", sc->utf8_addrs ? " SMTPUTF8" : "");
 	if (sc->pipelining) {
 		for (size_t i = 0; i < sc->p.nrcpts; i++)
 			send_rcpt(sc, i);
@@ -731,6 +739,9 @@ static int prepare_message(struct smtp_client *sc, char *err, size_t errlen)
 		return -1;
 	}
 	sc->msg8 = smtp_msg_is_8bit(sc->p.msg, sc->p.msg_len);
+	sc->utf8_addrs = smtp_msg_is_8bit(sc->p.mail_from, strlen(sc->p.mail_from));
+	for (size_t i = 0; i < sc->p.nrcpts; i++)
+		sc->utf8_addrs |= smtp_msg_is_8bit(sc->p.rcpts[i], strlen(sc->p.rcpts[i]));
 	sc->msg_size = sc->body.len - 3;   /* without the final ".\r\n" */
 	return 0;
 }
