@@ -275,29 +275,37 @@ static void greeted(struct smtp_client *sc)
 		quit(sc);
 }
 
-static void start_tls(struct smtp_client *sc)
+/* The SSL for this session: SNI, key type and, for DANE, the records and names. NULL
+ * with the failure recorded. */
+static SSL *session_ssl(struct smtp_client *sc)
 {
 	const char *sni = sc->p.sni != NULL ? sc->p.sni
 			  : sc->p.tls == SMTP_TLS_DANE ? sc->p.tlsa_base : NULL;
 	char err[256];
 	SSL *ssl;
-	long n;
-	int r;
 
 	if ((ssl = tls_client_ssl_new(sc->p.ssl_ctx, sni, sc->p.keytype, err, sizeof(err))) == NULL) {
 		fail(sc, SMTP_FAIL_TLS, "%s", err);
+		return NULL;
+	}
+	if (sc->p.tls == SMTP_TLS_DANE &&
+	    dane_ossl_setup(ssl, sc->p.tlsa_base, sc->p.refnames, sc->p.nrefnames, sc->p.tlsa,
+			    sc->p.ntlsa, &sc->res.dane_setup, err, sizeof(err)) <= 0) {
+		SSL_free(ssl);
+		fail(sc, SMTP_FAIL_DANE, "%s", err);
+		return NULL;
+	}
+	return ssl;
+}
+
+static void start_tls(struct smtp_client *sc)
+{
+	SSL *ssl;
+	long n;
+
+	if ((ssl = session_ssl(sc)) == NULL) {
 		finish(sc);
 		return;
-	}
-	if (sc->p.tls == SMTP_TLS_DANE) {
-		r = dane_ossl_setup(ssl, sc->p.tlsa_base, sc->p.refnames, sc->p.nrefnames,
-				    sc->p.tlsa, sc->p.ntlsa, &sc->res.dane_setup, err, sizeof(err));
-		if (r <= 0) {
-			SSL_free(ssl);
-			fail(sc, SMTP_FAIL_DANE, "%s", err);
-			finish(sc);
-			return;
-		}
 	}
 	/* the conn owns ssl from here, even on failure */
 	if ((n = conn_starttls(sc->conn, ssl, CONN_TLS_CLIENT)) < 0) {
@@ -746,19 +754,11 @@ static int prepare_message(struct smtp_client *sc, char *err, size_t errlen)
 	return 0;
 }
 
-struct smtp_client *smtp_client_start(struct event_base *base, const struct smtp_client_params *p,
-				      smtp_client_done_cb *cb, void *arg, char *err, size_t errlen)
+static struct smtp_client *session_new(struct event_base *base, const struct smtp_client_params *p,
+				       smtp_client_done_cb *cb, void *arg, char *err, size_t errlen)
 {
-	struct smtp_client *sc = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	char cerr[256];
+	struct smtp_client *sc;
 
-	if (base == NULL || p == NULL || cb == NULL || check_params(p, err, errlen) != 0) {
-		if (base == NULL || p == NULL || cb == NULL)
-			snprintf(err, errlen, "smtp client: missing event base, params or callback");
-		return NULL;
-	}
 	if ((sc = calloc(1, sizeof(*sc))) == NULL)
 		goto nomem;
 	sc->base = base;
@@ -770,12 +770,35 @@ struct smtp_client *smtp_client_start(struct event_base *base, const struct smtp
 	buf_init(&sc->body, 0);
 	reply_parser_init(&sc->rp);
 	clock_gettime(CLOCK_MONOTONIC, &sc->t0);
+	str_copy(sc->res.peer, p->addr.text, sizeof(sc->res.peer));
 	if ((sc->kick = evtimer_new(base, kick_cb, sc)) == NULL ||
 	    (sc->deadline = evtimer_new(base, deadline_cb, sc)) == NULL)
 		goto nomem;
 	if (prepare_message(sc, err, errlen) != 0)
-		goto out_free;
-	str_copy(sc->res.peer, p->addr.text, sizeof(sc->res.peer));
+		goto fail;
+	return sc;
+nomem:
+	snprintf(err, errlen, "smtp client: out of memory");
+fail:
+	smtp_client_free(sc);
+	return NULL;
+}
+
+struct smtp_client *smtp_client_start(struct event_base *base, const struct smtp_client_params *p,
+				      smtp_client_done_cb *cb, void *arg, char *err, size_t errlen)
+{
+	struct smtp_client *sc;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char cerr[256];
+
+	if (base == NULL || p == NULL || cb == NULL) {
+		snprintf(err, errlen, "smtp client: missing event base, params or callback");
+		return NULL;
+	}
+	if (check_params(p, err, errlen) != 0 ||
+	    (sc = session_new(base, p, cb, arg, err, errlen)) == NULL)
+		return NULL;
 	sslen = make_sockaddr(p, &ss);
 	set_state(sc, SMTP_ST_CONNECT, p->to.connect_ms);
 	sc->conn = conn_connect(base, (struct sockaddr *)&ss, sslen, p->to.connect_ms,
@@ -785,11 +808,6 @@ struct smtp_client *smtp_client_start(struct event_base *base, const struct smtp
 		finish(sc);   /* the callback still comes from the loop */
 	}
 	return sc;
-nomem:
-	snprintf(err, errlen, "smtp client: out of memory");
-out_free:
-	smtp_client_free(sc);
-	return NULL;
 }
 
 void smtp_client_free(struct smtp_client *sc)

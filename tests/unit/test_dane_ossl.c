@@ -182,13 +182,14 @@ static void test_ta_matches_at_depth(void **state)
 static void test_ta_name_mismatch(void **state)
 {
 	unsigned char d[32];
-	const char *names[] = {"mail.hoster.test", "hoster.test"};
+	const char *names[] = {"hoster.test."};
 	struct tlsa_rr rr;
 	struct run r;
 	(void)state;
 
+	/* the reason lists every name OpenSSL checked: the base domain and the others */
 	rr = rr_spki(2, P.ca, d);
-	run_case(P.leaf, P.leaf_key, P.ca, "mail.hoster.test", names, 2, &rr, 1, &r);
+	run_case(P.leaf, P.leaf_key, P.ca, "mail.hoster.test.", names, 1, &rr, 1, &r);
 	assert_int_equal(r.out.status, DANE_STATUS_NAME_MISMATCH);
 	assert_int_equal(r.out.verify_result, X509_V_ERR_HOSTNAME_MISMATCH);
 	assert_string_equal(r.out.reason, "DANE-TA(2) matched but the certificate names "
