@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,12 @@ static struct conn *conn_new(struct event_base *base, int fd, conn_cb *cb, void 
 			     char *err, size_t errlen)
 {
 	struct conn *c;
+	int one = 1;
+
+	/* Writes are already batched per loop turn: Nagle would only add a delayed-ACK
+	 * stall between a reply and the TLS handshake that follows it. Fails on
+	 * non-TCP sockets (tests use socketpairs), which is fine. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto fail;

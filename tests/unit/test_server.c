@@ -723,6 +723,55 @@ static void test_shutdown(void **state)
 	fini(f);
 }
 
+/* One server, an RSA and an ECDSA chain: OpenSSL picks by the client's signature algorithms. */
+static void script_dual(struct fix *f)
+{
+	static const char *const sigalgs[] = {"RSA-PSS+SHA256:RSA+SHA256",
+					      "ECDSA+SHA256"};
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+
+	for (int i = 0; i < 2; i++) {
+		struct tcli t;
+		X509 *peer;
+		tcli_open(&t, f->port);
+		got(f, treply(&t, NULL, 0));
+		tsend(&t, "EHLO c\r\nSTARTTLS\r\n");
+		got(f, treply(&t, NULL, 0));
+		got(f, treply(&t, NULL, 0));
+		t.ssl = SSL_new(cctx);
+		if (SSL_set1_sigalgs_list(t.ssl, sigalgs[i]) != 1)
+			strcat(f->text, "bad-sigalgs ");
+		SSL_set_fd(t.ssl, t.fd);
+		if (SSL_connect(t.ssl) == 1 && (peer = SSL_get1_peer_certificate(t.ssl)) != NULL) {
+			strcat(f->text, EVP_PKEY_get_base_id(X509_get0_pubkey(peer)) == EVP_PKEY_RSA
+						? "rsa " : "ec ");
+			X509_free(peer);
+		}
+		tcli_close(&t);
+	}
+	SSL_CTX_free(cctx);
+}
+
+static void test_dual_cert(void **state)
+{
+	struct fix *f = *state;
+	char rcert[128], rkey[128];
+	EVP_PKEY *rsa = EVP_RSA_gen(2048);
+	X509 *rx = tc_cert(rsa, "mx-rsa.example.test", NULL, NULL, 0);
+
+	snprintf(rcert, sizeof(rcert), "%s/rsa.pem", f->dir);
+	snprintf(rkey, sizeof(rkey), "%s/rsa.key", f->dir);
+	assert_int_equal(tc_write(rcert, &rx, 1, rkey, rsa), 0);
+	f->p.cert_files[1] = rcert;
+	f->p.key_files[1] = rkey;
+	run(f, script_dual);
+	assert_string_equal(buf_cstr(&f->got), "220 250 220 220 250 220");
+	assert_string_equal(f->text, "rsa ec ");
+	X509_free(rx);
+	EVP_PKEY_free(rsa);
+	fini(f);
+}
+
 static void test_bad_config(void **state)
 {
 	struct fix *f = *state;
@@ -752,6 +801,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_starttls_injection, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_reload, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_dual_cert, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, fix_setup, fix_teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
