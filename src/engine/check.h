@@ -18,6 +18,7 @@
 struct event_base;
 struct dns_ctx;
 struct smtp_client_result;
+struct iplimit;
 
 #define CHECK_REASON_MAX 512
 
@@ -119,6 +120,8 @@ struct check_params {
 	int both_keys;             /* probe ECDSA and RSA separately where DANE applies */
 	unsigned timeout_ms;       /* per protocol phase */
 	size_t max_hosts;          /* MX hosts considered, in preference order */
+	struct iplimit *iplimit;   /* optional per-address connection cap (engine/iplimit.h),
+				      shared by all checks; NULL: no cap */
 };
 
 typedef void (*check_done_cb)(struct check_result *res, void *arg);
