@@ -3,7 +3,7 @@
 # Runs 'apt-get update' first when a package is not known to apt yet.
 # Usage: scripts/deps.sh [build|all]   (build: to compile and unit-test; all: also the peers)
 set -eu
-BUILD="cmake make gcc pkg-config libssl-dev libunbound-dev libldns-dev libevent-dev libcmocka-dev dns-root-data openssl ca-certificates"
+BUILD="cmake make gcc pkg-config libssl-dev libunbound-dev libldns-dev libevent-dev libcmocka-dev dns-root-data openssl ca-certificates libidn2-dev"
 PEERS="unbound postfix swaks ldnsutils gnutls-bin hash-slinger iproute2 procps libnet-ssleay-perl"
 case "${1:-all}" in
   build) want="$BUILD" ;;
