@@ -362,8 +362,10 @@ static int parse_args(int argc, char **argv, struct scan_run *run, struct dns_op
 			continue;
 		if ((r = scan_option(c, optarg, &run->o, &run->params)) == -1)
 			return -1;
-		if (r == -2)
-			return cmd_usage(&cmd_scan_def) ? -1 : -1;
+		if (r == -2) {
+			cmd_usage(&cmd_scan_def);
+			return -1;
+		}
 	}
 	if (argc - optind > 1)
 		return bad("input", "one FILE or -", argv[optind + 1]);
