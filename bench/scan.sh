@@ -81,11 +81,13 @@ scan_rate=$(rate "$lines" "$wall"); rss_small=$rss
 ncpu=$(nproc)
 echo "== danemx scan --single-key --shard K/$ncpu: one process per CPU, concurrency $c each, $n domains"
 t0=$(date +%s.%N)
+pids=
 for k in $(seq 1 "$ncpu"); do
 	"$bin" scan --dns-config "$DANEMX_DNS_CONFIG" --quiet --single-key --concurrency "$c" --timeout 30 \
 		--shard "$k/$ncpu" --output "$tmp/shard$k.jsonl" "$small" &
+	pids="$pids $!"
 done
-wait
+wait $pids   # not the lab
 sh_wall=$(calc "$(date +%s.%N) - $t0")
 sh_lines=$(cat "$tmp"/shard*.jsonl | wc -l)
 shard_rate=$(rate "$sh_lines" "$sh_wall")
