@@ -323,7 +323,7 @@ static int cmd_send_run(int argc, char **argv)
 	struct buf msg = BUF_INIT(0);
 	char **to = NULL, err[512], host[256];
 	const char *from = NULL;
-	size_t nto = 0, max_size = 64 * 1024 * 1024;
+	size_t nto = 0, max_size = (size_t)64 * 1024 * 1024;
 	int c, rc = EX_SOFTWARE, json = 0, families = 0, level;
 	char *end;
 	unsigned long v;

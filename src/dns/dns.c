@@ -548,7 +548,7 @@ struct dns_query *dns_query(struct dns_ctx *ctx, const char *name, uint16_t qtyp
 			    dns_cb *cb, void *arg)
 {
 	struct dns_query *q = dq_new(ctx, name, qtype, cb, arg);
-	struct timeval tv = { ctx->timeout_ms / 1000, (ctx->timeout_ms % 1000) * 1000 };
+	struct timeval tv = { (time_t)(ctx->timeout_ms / 1000), (suseconds_t)(ctx->timeout_ms % 1000) * 1000 };
 	char norm[DNS_NAME_MAX];
 	int rc, id = 0;
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <event2/event.h>
 
-#define TAP_CAPTURE_MAX (256 * 1024)  /* bytes kept per direction per connection */
+#define TAP_CAPTURE_MAX ((size_t)256 * 1024)  /* bytes kept per direction per connection */
 
 struct tap;
 

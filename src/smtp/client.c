@@ -133,7 +133,7 @@ static unsigned elapsed_ms(const struct smtp_client *sc)
  * drained (RFC 5321 §4.5.3.2.5); the wait for the final reply is hard again. */
 static void arm_timeouts(struct smtp_client *sc, unsigned ms, int hard)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
 	sc->state_ms = ms;
 	evtimer_del(sc->deadline);
@@ -227,7 +227,8 @@ static void send_cmd(struct smtp_client *sc, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)   /* params are checked at start */
 		log_panic("smtp client: command line too long");
 	log_trace("smtp client %s: > %s", sc->res.peer, line);
-	memcpy(line + n, "\r\n", 2);
+	line[n] = '\r';
+	line[n + 1] = '\n';
 	conn_write(sc->conn, line, (size_t)n + 2);
 }
 
