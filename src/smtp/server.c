@@ -300,7 +300,8 @@ static int parse_path(const char *arg, const char *kw, char *out, size_t outlen,
 	if (*p++ != '<')
 		return -1;
 	for (start = p; *p != '>'; p++)
-		if (*p == '\0' || *p == '<' || (unsigned char)*p <= ' ' || *p == 0x7f)
+		/* No SMTPUTF8 offered: 8-bit bytes have no place in a path (RFC 6531). */
+		if (*p == '\0' || *p == '<' || (unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
 			return -1;
 	n = (size_t)(p - start);
 	if (n > SMTP_PATH_MAX || n >= outlen)
