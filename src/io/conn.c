@@ -264,7 +264,11 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->tls == TLS_HANDSHAKE) {
 			c->tls = TLS_ACTIVE;
-			conn_emit(c, CONN_EV_TLS_DONE);
+			if (!conn_emit(c, CONN_EV_TLS_DONE))
+				return;
+			/* Records that came with the handshake's last flight were held back. */
+			if (!c->paused && conn_input_len(c) > 0)
+				conn_schedule(c);
 			return;
 		}
 		c->connecting = 0;
