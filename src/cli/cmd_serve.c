@@ -134,7 +134,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		case 'k': bad |= add_to(o->keys, &o->nkeys, 2, optarg); break;
 		case 'm': o->p.maildir = optarg; break;
 		case 'H': o->p.hostname = optarg; break;
-		case 'd': bad |= add_to(o->domains, &o->ndomains, MAX_LIST * 4, optarg); break;
+		case 'd': bad |= add_to(o->domains, &o->ndomains, (size_t)MAX_LIST * 4, optarg); break;
 		case 's': bad |= parse_count(optarg, &o->p.max_size); break;
 		case 'C': bad |= parse_count(optarg, &o->p.max_conn); break;
 		case 'r': bad |= parse_count(optarg, &o->p.max_rcpt); break;

@@ -162,7 +162,7 @@ static void conn_touch(struct conn *c)
 	if (c->timeout_ms == 0 || c->dead)
 		return;
 	tv.tv_sec = c->timeout_ms / 1000;
-	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	tv.tv_usec = (suseconds_t)(c->timeout_ms % 1000) * 1000;
 	evtimer_add(c->timer, &tv);
 }
 

@@ -866,7 +866,7 @@ static void session_event(struct conn *c, enum conn_event ev, void *arg)
 
 static void session_new(struct smtp_server *srv, int fd)
 {
-	struct timeval tv = {srv->session_ms / 1000, (srv->session_ms % 1000) * 1000};
+	struct timeval tv = {srv->session_ms / 1000, (suseconds_t)(srv->session_ms % 1000) * 1000};
 	struct session *s;
 	char err[256];
 
@@ -978,7 +978,7 @@ static int server_copy_params(struct smtp_server *srv, const struct smtp_server_
 
 	srv->nlisten = p->nlisten;
 	srv->ndomains = p->ndomains;
-	srv->max_size = p->max_size ? p->max_size : 10u * 1024 * 1024;
+	srv->max_size = p->max_size ? p->max_size : (size_t)10 * 1024 * 1024;
 	srv->max_conn = p->max_conn ? p->max_conn : 1000;
 	srv->max_rcpt = p->max_rcpt ? p->max_rcpt : 100;
 	srv->max_errors = p->max_errors ? p->max_errors : 10;
