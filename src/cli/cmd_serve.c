@@ -178,6 +178,12 @@ static int print_tlsa(const char *file, const char *host)
 		return -1;
 	}
 	n = sk_X509_num(chain);
+	if (n > 1 && X509_check_issued(sk_X509_value(chain, 1), sk_X509_value(chain, 0)) != X509_V_OK) {
+		/* A 2 1 1 for a certificate that did not issue the leaf would never match. */
+		buf_printf(&out, "; no 2 1 1 record: the second certificate in %s did not issue the first\n",
+			   file);
+		n = 1;
+	}
 	for (int i = 0; i < n && i < 2; i++) {
 		if (tlsa_from_cert(sk_X509_value(chain, i), i == 0 ? TLSA_DANE_EE : TLSA_DANE_TA,
 				   TLSA_SEL_SPKI, TLSA_MT_SHA256, &rr, err, sizeof(err)) != TLSA_OK) {
@@ -188,7 +194,8 @@ static int print_tlsa(const char *file, const char *host)
 		buf_putc(&out, '\n');
 		tlsa_rr_free(&rr);
 	}
-	if (n == 1 && X509_check_issued(sk_X509_value(chain, 0), sk_X509_value(chain, 0)) != X509_V_OK)
+	if (sk_X509_num(chain) == 1 &&
+	    X509_check_issued(sk_X509_value(chain, 0), sk_X509_value(chain, 0)) != X509_V_OK)
 		buf_printf(&out, "; no 2 1 1 record: %s holds no issuer certificate\n", file);
 	fputs(buf_cstr(&out), stdout);
 	r = 0;
