@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -24,6 +25,19 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
+
+/* One descriptor per session: lift the soft limit toward --max-conn (never past hard). */
+static void raise_nofile(size_t max_conn)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)(max_conn ? max_conn : 1000) + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open file limit to %llu", (unsigned long long)want);
+}
 
 static int cmd_serve_run(int argc, char **argv);
 
@@ -281,6 +295,7 @@ static int cmd_serve_run(int argc, char **argv)
 		log_use_syslog("danemx");
 	if (log_get_level() < LOG_LVL_INFO)
 		log_set_level(LOG_LVL_INFO);
+	raise_nofile(o.p.max_conn);
 	if ((r.base = event_base_new()) == NULL) {
 		fprintf(stderr, "danemx: serve: cannot create the event loop\n");
 		return EX_OSERR;
