@@ -61,6 +61,9 @@ struct dns_cname {
 	enum dns_sec sec;
 };
 
+/* Read sec before status: a bogus answer keeps the status its rcode implies (DNS_FAIL
+ * for a SERVFAIL, but DNS_OK or DNS_NXDOMAIN are possible too) and must be treated as
+ * bogus whatever the status says. */
 struct dns_result {
 	char qname[DNS_NAME_MAX];  /* as asked, lower case, with the trailing dot */
 	uint16_t qtype;
@@ -79,7 +82,7 @@ struct dns_result {
 	char canon[DNS_NAME_MAX];  /* the final owner name (qname when no CNAME) */
 
 	/* The final RRset of type qtype at canon. Typed arrays stay empty when bogus. */
-	struct mx_rr *mx;          /* qtype MX, in answer order */
+	struct mx_rr *mx;          /* qtype MX, by preference (ties: answer order) */
 	size_t nmx;
 	struct addr_rr *addrs;     /* qtype A or AAAA */
 	size_t naddrs;
@@ -128,6 +131,11 @@ const char *dns_anchor_zone(const struct dns_ctx *ctx);
  * secure (dns_result_validates). Without an anchor the result is DNS_ERROR, insecure. */
 struct dns_query *dns_probe_validation(struct dns_ctx *ctx, dns_cb *cb, void *arg);
 int dns_result_validates(const struct dns_result *res);
+
+/* Diagnostics after a failure with opts.resolver set: does anything answer a plain UDP
+ * query at ADDR[@PORT] within timeout_ms? 1 yes, 0 no (silent or refused), -1 bad
+ * address. It BLOCKS up to timeout_ms: for commands after their loop, not for engines. */
+int dns_resolver_answers(const char *resolver, unsigned timeout_ms);
 
 /* Type names: "MX" -> 15, "TYPE65" -> 65; 0 when unknown. And back ("TYPE65"). */
 uint16_t dns_type_from_name(const char *name);
