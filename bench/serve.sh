@@ -9,7 +9,8 @@
 # are smtp-source straight to the server (no TLS). Postfix's smtpd hands mail to the discard
 # transport after its fsync'd queue file; danemx fsyncs into a Maildir. Peak RSS is danemx's
 # VmHWM, and for Postfix the largest sum of VmRSS over its smtpd/cleanup processes sampled
-# every 0.1 s. IDLE idle connections are opened at the end to show their memory cost.
+# every 0.1 s. At the end IDLE idle connections (and IDLE/4 after STARTTLS, with python3)
+# are opened to danemx to show what an idle session costs.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 n=500 s=20 l=2048 idle=2000
@@ -132,20 +133,40 @@ rm -f "$tmp/sampling"; wait $sampler
 d_rss=$(awk '/^VmHWM/{print $2}' /proc/$spid/status)
 p_rss=$(cat "$tmp/pf.rss" 2>/dev/null || echo 0)
 
-# Idle connections: what a few thousand cost danemx.
-r0=$(awk '/^VmRSS/{print $2}' /proc/$spid/status)
-python3 - "$dport" "$idle" <<'PY' &
-import socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
-socks = []
+# Idle connections: what a few thousand cost danemx, plain and after STARTTLS.
+idle_cost() { # idle_cost COUNT TLS(0|1): prints the RSS growth in kB
+	local r0 r1 pid
+	r0=$(awk '/^VmRSS/{print $2}' /proc/$spid/status)
+	python3 - "$dport" "$1" "$2" >/dev/null 2>&1 <<'PY' &
+import smtplib, socket, ssl, sys, time
+port, n, tls = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+keep = []
 for _ in range(n):
-    s = socket.create_connection(("127.0.0.1", port)); socks.append(s)
-time.sleep(3)
+    if tls:
+        s = smtplib.SMTP("127.0.0.1", port, timeout=30); s.ehlo(); s.starttls(context=ctx); s.ehlo()
+    else:
+        s = socket.create_connection(("127.0.0.1", port))
+    keep.append(s)
+print("ready", flush=True)
+time.sleep(4)
 PY
-idlepid=$!
-sleep 2.5
-r1=$(awk '/^VmRSS/{print $2}' /proc/$spid/status)
-wait $idlepid
+	pid=$!
+	# Wait until all are connected (the script prints once done), then sample.
+	for _ in $(seq 600); do
+		[ "$(ss -Htn state established "sport = :$dport" | wc -l)" -ge "$1" ] && break
+		sleep 0.1
+	done
+	sleep 1
+	r1=$(awk '/^VmRSS/{print $2}' /proc/$spid/status)
+	wait $pid
+	echo $((r1 - r0))
+}
+idle_plain=$(idle_cost "$idle" 0)
+idle_tls_n=$((idle / 4))
+idle_tls=$(idle_cost "$idle_tls_n" 1)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf 'danemx serve vs Postfix %s smtpd: %s messages of %s bytes, %s sessions\n' \
@@ -154,5 +175,7 @@ printf '%-34s %12s %12s %8s\n' "figure" "danemx" "postfix" "ratio"
 printf '%-34s %12s %12s %8s\n' "messages/s, plain (direct)" "$d_plain" "$p_plain" "$(ratio "$d_plain" "$p_plain")"
 printf '%-34s %12s %12s %8s\n' "messages/s, STARTTLS (via relay)" "$d_tls" "$p_tls" "$(ratio "$d_tls" "$p_tls")"
 printf '%-34s %12s %12s %8s\n' "peak RSS kB (all processes)" "$d_rss" "$p_rss" "$(ratio "$d_rss" "$p_rss")"
-printf 'danemx: %s TLS sessions; %s idle connections added %s kB RSS (%s bytes each)\n' \
-	"$tls_sessions" "$idle" "$((r1 - r0))" "$(( (r1 - r0) * 1024 / (idle > 0 ? idle : 1) ))"
+printf 'danemx: %s TLS sessions served; idle connections: %s plain added %s kB RSS (%s bytes each),\n' \
+	"$tls_sessions" "$idle" "$idle_plain" "$(( idle_plain * 1024 / (idle > 0 ? idle : 1) ))"
+printf '        %s after STARTTLS added %s kB RSS (%s bytes each)\n' \
+	"$idle_tls_n" "$idle_tls" "$(( idle_tls * 1024 / (idle_tls_n > 0 ? idle_tls_n : 1) ))"

@@ -300,7 +300,8 @@ static int parse_path(const char *arg, const char *kw, char *out, size_t outlen,
 	if (*p++ != '<')
 		return -1;
 	for (start = p; *p != '>'; p++)
-		if (*p == '\0' || *p == '<' || (unsigned char)*p <= ' ' || *p == 0x7f)
+		/* No SMTPUTF8 offered: 8-bit bytes have no place in a path (RFC 6531). */
+		if (*p == '\0' || *p == '<' || (unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
 			return -1;
 	n = (size_t)(p - start);
 	if (n > SMTP_PATH_MAX || n >= outlen)
@@ -865,7 +866,7 @@ static void session_event(struct conn *c, enum conn_event ev, void *arg)
 
 static void session_new(struct smtp_server *srv, int fd)
 {
-	struct timeval tv = {srv->session_ms / 1000, (srv->session_ms % 1000) * 1000};
+	struct timeval tv = {srv->session_ms / 1000, (suseconds_t)(srv->session_ms % 1000) * 1000};
 	struct session *s;
 	char err[256];
 
@@ -977,7 +978,7 @@ static int server_copy_params(struct smtp_server *srv, const struct smtp_server_
 
 	srv->nlisten = p->nlisten;
 	srv->ndomains = p->ndomains;
-	srv->max_size = p->max_size ? p->max_size : 10u * 1024 * 1024;
+	srv->max_size = p->max_size ? p->max_size : (size_t)10 * 1024 * 1024;
 	srv->max_conn = p->max_conn ? p->max_conn : 1000;
 	srv->max_rcpt = p->max_rcpt ? p->max_rcpt : 100;
 	srv->max_errors = p->max_errors ? p->max_errors : 10;
