@@ -99,7 +99,7 @@ struct demo {
 	size_t ntaps;
 	struct dns_ctx *dns;
 	SSL_CTX *ctx;
-	char dir[64];
+	char dir[4096];
 	unsigned port, tap_port;
 	int json, keep, interrupted, done;
 	struct event *sigint, *sigterm;
@@ -210,7 +210,7 @@ static void demo_teardown(struct demo *dm)
 	SSL_CTX_free(dm->ctx);
 	dns_ctx_free(dm->dns);
 	lab_world_free(dm->world);
-	if (dm->dir[0] != '\0' && strcmp(dm->dir, "/tmp/danemx-demo-XXXXXX") != 0)
+	if (dm->dir[0] != '\0' && strstr(dm->dir, "XXXXXX") == NULL)
 		nftw(dm->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -561,7 +561,12 @@ static int cmd_demo_run(int argc, char **argv)
 	unsigned long v;
 
 	memset(&dm, 0, sizeof(dm));
-	str_copy(dm.dir, "/tmp/danemx-demo-XXXXXX", sizeof(dm.dir));
+	{
+		const char *tmp = getenv("TMPDIR");
+		if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 1024)
+			tmp = "/tmp";
+		str_printf(dm.dir, sizeof(dm.dir), "%s/danemx-demo-XXXXXX", tmp);
+	}
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': dm.json = 1; break;
