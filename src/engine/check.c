@@ -569,6 +569,10 @@ static void host_finish(struct host_state *hs)
 			items[i].ignorable = h->addrs[i].ignorable;
 		}
 		h->v = verdict_fold(items, n, &worst);
+		for (size_t k = 0; k < h->addrs[worst].nprobes; k++)
+			if (!h->addrs[worst].probes[k].not_applicable && h->addrs[worst].probes[k].v == h->v &&
+			    h->addrs[worst].probes[k].rule != NULL)
+				h->rule = h->addrs[worst].probes[k].rule;
 		if (h->v == VERDICT_VERIFIED || h->v == VERDICT_TRUSTED)
 			set_reason(h->reason, "%s on every address that answered (%s)",
 				   h->v == VERDICT_TRUSTED ? "DANE-authenticated (insecure MX RRset)"
