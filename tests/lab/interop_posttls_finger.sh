@@ -143,7 +143,8 @@ for line in open(sys.argv[1]):
 EOF
 
 # posttls-finger: once per domain as it stands (it picks one address), then once per
-# address where a domain has several, then RSA-only where a server has both key types.
+# address where a domain has several, then ECDSA-only and RSA-only clients where a server
+# has both key types.
 start=$(date +%s%N)
 for d in $doms; do
 	pf "$PF/log/$d" "$d"
