@@ -48,9 +48,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'
 
 # measure LABEL DOMAINS...: best of $rounds for each of the three ways; prints the figures.
 measure() {
-	local label=$1 c s p t r bc= bs= bp=
+	local label=$1 c s p t bc='' bs='' bp=''
 	shift
-	for r in $(seq 1 "$rounds"); do
+	for _ in $(seq 1 "$rounds"); do
 		t=$(date +%s%N)
 		"$bin" check --json --dns-config "$PF/danemx.conf" --port 25 --timeout "$TMO" "$@" \
 			>/dev/null 2>&1
@@ -73,6 +73,7 @@ measure() {
 }
 
 measure "every lab scenario (stall waits the ${TMO} s timeout on both sides)" $doms
+# shellcheck disable=SC2046 # one domain per word
 measure "without the stall and endless-banner servers" $(printf '%s\n' $doms | grep -v -e '^stall\.' -e '^endless-banner\.')
 echo "note: danemx probes every MX host and address (both key types on DANE hosts);" \
 	"posttls-finger stops at the first address that answers"
