@@ -195,11 +195,11 @@ idle_tls=$(idle_cost "$idle_tls_n" 1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf 'danemx serve vs Postfix %s smtpd: %s messages of %s bytes, %s sessions\n' \
 	"$(postconf -d -h mail_version)" "$n" "$l" "$s"
-printf '%-34s %12s %12s %8s\n' "figure" "danemx" "postfix" "ratio"
-printf '%-34s %12s %12s %8s\n' "messages/s, plain (direct)" "$d_plain" "$p_plain" "$(ratio "$d_plain" "$p_plain")"
-printf '%-34s %12s %12s %8s\n' "messages/s, STARTTLS (via relay)" "$d_tls" "$p_tls" "$(ratio "$d_tls" "$p_tls")"
-printf '%-34s %12s %12s %8s\n' "messages/s, STARTTLS (python, direct)" "$d_pytls" "$p_pytls" "$(ratio "$d_pytls" "$p_pytls")"
-printf '%-34s %12s %12s %8s\n' "peak RSS kB (all processes)" "$d_rss" "$p_rss" "$(ratio "$d_rss" "$p_rss")"
+printf '%-38s %12s %12s %8s\n' "figure" "danemx" "postfix" "ratio"
+printf '%-38s %12s %12s %8s\n' "messages/s, plain (direct)" "$d_plain" "$p_plain" "$(ratio "$d_plain" "$p_plain")"
+printf '%-38s %12s %12s %8s\n' "messages/s, STARTTLS (via relay)" "$d_tls" "$p_tls" "$(ratio "$d_tls" "$p_tls")"
+printf '%-38s %12s %12s %8s\n' "messages/s, STARTTLS (python, direct)" "$d_pytls" "$p_pytls" "$(ratio "$d_pytls" "$p_pytls")"
+printf '%-38s %12s %12s %8s\n' "peak RSS kB (all processes)" "$d_rss" "$p_rss" "$(ratio "$d_rss" "$p_rss")"
 printf 'danemx: %s TLS sessions served; idle connections: %s plain added %s kB RSS (%s bytes each),\n' \
 	"$tls_sessions" "$idle" "$idle_plain" "$(( idle_plain * 1024 / (idle > 0 ? idle : 1) ))"
 printf '        %s after STARTTLS added %s kB RSS (%s bytes each)\n' \
