@@ -179,9 +179,9 @@ static void server_check_done(struct smtp_server *srv)
 
 static void session_log_end(struct session *s)
 {
-	log_info("disconnect from %s helo=%s tls=%s ehlo=%u helo=%u starttls=%u mail=%u "
+	log_info("%s: disconnect from %s helo=%s tls=%s ehlo=%u helo=%u starttls=%u mail=%u "
 		 "rcpt=%u data=%u quit=%u commands=%u messages=%u in=%llu out=%llu%s%s",
-		 conn_peer(s->c), s->helo[0] ? s->helo : "-", s->tls[0] ? s->tls : "none",
+		 s->id, conn_peer(s->c), s->helo[0] ? s->helo : "-", s->tls[0] ? s->tls : "none",
 		 s->n_ehlo, s->n_helo, s->n_starttls, s->n_mail, s->n_rcpt, s->n_data, s->n_quit,
 		 s->n_cmds, s->n_msgs, (unsigned long long)conn_bytes_in(s->c),
 		 (unsigned long long)conn_bytes_out(s->c), s->end_reason ? " reason=" : "",
@@ -717,8 +717,8 @@ static void data_reply(struct session *s, const char *name)
 		s->srv->st.rejected++;
 		reply(s, "%s", data_why[s->data_err]);
 	}
-	log_info("%s: client=%s, helo=%s, tls=%s, from=<%s>, to=%s, size=%zu, nrcpt=%zu, "
-		 "status=%s (%s%s)", s->qid, conn_peer(s->c), s->helo, s->tls[0] ? s->tls : "none",
+	log_info("%s: session=%s, client=%s, helo=%s, tls=%s, from=<%s>, to=%s, size=%zu, "
+		 "nrcpt=%zu, status=%s (%s%s)", s->qid, s->id, conn_peer(s->c), s->helo, s->tls[0] ? s->tls : "none",
 		 s->from, buf_cstr(&s->rcpts), s->msg_size, s->nrcpt, ok ? "sent" : "rejected",
 		 ok ? "delivered to maildir as new/" : data_why[s->data_err], ok ? name : "");
 	txn_reset(s);
