@@ -90,7 +90,6 @@ struct smtp_server {
 	void *done_arg;
 	struct event *done_ev;
 	struct event *retry_ev;  /* re-enables listeners after an accept error */
-	unsigned seq;
 };
 
 static void session_input(struct session *s);
@@ -544,7 +543,13 @@ static void cmd_data(struct session *s, const char *arg)
 		reply(s, "451 4.3.0 Error: queue file write error");
 		return;
 	}
-	snprintf(s->qid, sizeof(s->qid), "%08X%04X", (unsigned)time(NULL), ++s->srv->seq & 0xffff);
+	{
+		/* Unique within the process (several servers share it in the lab) and across
+		 * processes started in the same second: time, pid, a process-wide counter. */
+		static unsigned qid_seq;
+		snprintf(s->qid, sizeof(s->qid), "%08X%05X%04X", (unsigned)time(NULL),
+			 (unsigned)getpid() & 0xfffff, ++qid_seq & 0xffff);
+	}
 	s->msg_size = 0;
 	s->data_err = DATA_OK;
 	write_received(s);
