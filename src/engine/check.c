@@ -344,9 +344,9 @@ static void host_after_addresses(struct host_state *hs)
 	if (h->canonical[0] == '\0')
 		str_copy(h->canonical, h->name, sizeof(h->canonical));
 	if (h->naddrs == 0) {
-		set_reason(why, "MX host %s has no %s address records", h->name,
-			 hs->job->p.families == CHECK_INET ? "IPv4" :
-			 hs->job->p.families == CHECK_INET6 ? "IPv6" : "");
+		set_reason(why, "MX host %s has no %saddress records", h->name,
+			 hs->job->p.families == CHECK_INET ? "IPv4 " :
+			 hs->job->p.families == CHECK_INET6 ? "IPv6 " : "");
 		host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, "RFC 5321 §5.1", why);
 		host_finish(hs);
 		return;
