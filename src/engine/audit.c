@@ -460,6 +460,8 @@ int audit_run(const struct check_result *res, const struct audit_params *p, stru
 	if (res->decided_by_dns && s > 0)
 		finding(r, s >= 2 ? AUDIT_CRITICAL : AUDIT_WARNING, verdict_code(res->v), res->rule, NULL,
 			NULL, "%s: %s", verdict_name(res->v), res->reason);
+	else if (res->v == VERDICT_NOMAIL) /* as check --nagios: OK, but say there was nothing */
+		finding(r, AUDIT_OK, "nomail", res->rule, NULL, NULL, "nothing to audit: %s", res->reason);
 	rrsig_check(r, p, NULL, "MX", &res->mx_lookup);
 	for (size_t i = 0; i < res->nhosts; i++)
 		if (audit_host(r, p, i, covered, &dane_hosts) != 0)
