@@ -75,7 +75,7 @@ static int live_preflight(struct live *lv, const char *cmd)
 		;
 	if (pf.ok)
 		return 0;
-	fprintf(stderr, "danemx tlsa %s: resolver cannot validate DNSSEC: %s\n", cmd,
+	fprintf(stderr, "danemx %s: resolver cannot validate DNSSEC: %s\n", cmd,
 		pf.why[0] ? pf.why : "no trust anchor");
 	return 3;
 }
@@ -92,7 +92,7 @@ static int live_name(struct live *lv, const char *cmd, const char *arg)
 	if (check_normalise_domain(arg, lv->name, sizeof(lv->name), err, sizeof(err)) == 0)
 		return 0;
 	str_escape(esc, sizeof(esc), arg, strlen(arg));
-	fprintf(stderr, "danemx tlsa %s: %s: %s\n", cmd, esc, err);
+	fprintf(stderr, "danemx %s: %s: %s\n", cmd, esc, err);
 	return EX_USAGE;
 }
 
@@ -108,7 +108,7 @@ static int live_run(struct live *lv, const char *cmd, const struct dns_opts *dop
 	if ((rc = cli_dns_ctx(cmd, lv->base, dopts, &lv->dns)) != 0)
 		return rc;
 	if ((lv->ctx = tls_client_ctx_new(&topts, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "danemx tlsa %s: TLS setup: %s\n", cmd, err);
+		fprintf(stderr, "danemx %s: TLS setup: %s\n", cmd, err);
 		return EX_SOFTWARE;
 	}
 	if ((rc = live_preflight(lv, cmd)) != 0)
@@ -124,7 +124,7 @@ static int live_run(struct live *lv, const char *cmd, const struct dns_opts *dop
 	lv->params.both_keys = 1;
 	lv->params.timeout_ms = dopts->timeout_ms ? dopts->timeout_ms : 30000;
 	if (check_start(lv->base, &lv->params, lv->name, live_done, lv) == NULL) {
-		fprintf(stderr, "danemx tlsa %s: out of memory\n", cmd);
+		fprintf(stderr, "danemx %s: out of memory\n", cmd);
 		return EX_OSERR;
 	}
 	event_base_dispatch(lv->base);
@@ -151,7 +151,7 @@ static int parse_num(const char *cmd, const char *opt, const char *s, unsigned l
 	if (errno != 0 || *s == '\0' || *s == '-' || *end != '\0' || v < min || v > max) {
 		char esc[64];
 		str_escape(esc, sizeof(esc), s, strlen(s));
-		fprintf(stderr, "danemx tlsa %s: --%s: want a number %lu-%lu: %s\n", cmd, opt, min, max, esc);
+		fprintf(stderr, "danemx %s: --%s: want a number %lu-%lu: %s\n", cmd, opt, min, max, esc);
 		return -1;
 	}
 	*out = v;
@@ -387,17 +387,17 @@ int tlsa_fetch_main(int argc, char **argv)
 			continue;
 		if (c == OPT_JSON)
 			json = 1;
-		else if (c == OPT_PORT && parse_num("fetch", "port", optarg, 1, 65535, &v) == 0)
+		else if (c == OPT_PORT && parse_num("tlsa fetch", "port", optarg, 1, 65535, &v) == 0)
 			lv.params.port = (uint16_t)v;
 		else
 			return c == OPT_PORT ? EX_USAGE : cmd_usage(&fetch_cmd);
 	}
 	if (optind != argc - 1)
 		return cmd_usage(&fetch_cmd);
-	if ((rc = live_name(&lv, "fetch", argv[optind])) != 0)
+	if ((rc = live_name(&lv, "tlsa fetch", argv[optind])) != 0)
 		return rc;
 	lv.params.host_only = 1;
-	if ((rc = live_run(&lv, "fetch", &dopts)) == 0) {
+	if ((rc = live_run(&lv, "tlsa fetch", &dopts)) == 0) {
 		if (!fetch_has_chain(lv.res)) {
 			rc = fetch_failed(lv.res);
 		} else if (json) {
@@ -544,15 +544,15 @@ int tlsa_audit_main(int argc, char **argv)
 		switch (c) {
 		case OPT_JSON: o->json = 1; break;
 		case OPT_PORT:
-			rc = parse_num("audit", "port", optarg, 1, 65535, &v) == 0 ? 0 : EX_USAGE;
+			rc = parse_num("tlsa audit", "port", optarg, 1, 65535, &v) == 0 ? 0 : EX_USAGE;
 			lv.params.port = (uint16_t)v;
 			break;
 		case OPT_NEXT: rc = audit_next_opt(o, optarg); break;
 		case OPT_MAX_TTL:
-			rc = parse_num("audit", "max-ttl", optarg, 0, 2147483647UL, &o->max_ttl) == 0 ? 0 : EX_USAGE;
+			rc = parse_num("tlsa audit", "max-ttl", optarg, 0, 2147483647UL, &o->max_ttl) == 0 ? 0 : EX_USAGE;
 			break;
 		case OPT_RRSIG_DAYS:
-			rc = parse_num("audit", "rrsig-days", optarg, 0, 3650, &o->rrsig_days) == 0 ? 0 : EX_USAGE;
+			rc = parse_num("tlsa audit", "rrsig-days", optarg, 0, 3650, &o->rrsig_days) == 0 ? 0 : EX_USAGE;
 			break;
 		default: rc = cmd_usage(&audit_cmd); break;
 		}
@@ -560,8 +560,8 @@ int tlsa_audit_main(int argc, char **argv)
 	if (rc == 0 && optind != argc - 1)
 		rc = cmd_usage(&audit_cmd);
 	if (rc == 0)
-		rc = live_name(&lv, "audit", argv[optind]);
-	if (rc == 0 && (rc = live_run(&lv, "audit", &dopts)) == 0)
+		rc = live_name(&lv, "tlsa audit", argv[optind]);
+	if (rc == 0 && (rc = live_run(&lv, "tlsa audit", &dopts)) == 0)
 		rc = audit_report_out(lv.res, o);
 	live_free(&lv);
 	free(o);
