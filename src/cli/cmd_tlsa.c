@@ -31,9 +31,13 @@ const struct command cmd_tlsa_def = {
 	"create and verify TLSA records; fetch a server's chain; audit published records",
 	"danemx tlsa create [--usage U] [--selector S] [--mtype M] [--host HOST] [--port N] FILE\n"
 	"       danemx tlsa verify [--host HOST] [--records FILE] CHAIN [RECORD ...]\n"
-	"       danemx tlsa fetch [--json] [--port N] " CLI_DNS_USAGE " HOST\n"
+	"       danemx tlsa fetch [--json] [--port N]\n"
+	"           " CLI_DNS_USAGE "\n"
+	"           HOST\n"
 	"       danemx tlsa audit [--json] [--port N] [--next FILE ...] [--max-ttl SECONDS]\n"
-	"       [--rrsig-days DAYS] " CLI_DNS_USAGE " HOST|DOMAIN",
+	"           [--rrsig-days DAYS]\n"
+	"           " CLI_DNS_USAGE "\n"
+	"           HOST|DOMAIN",
 	"create: FILE is a certificate, a chain (leaf first), a private or a public key,\n"
 	"  PEM or DER. Prints 3 1 1 for the leaf (or key) and, for a chain, 2 1 1 for the\n"
 	"  CA that issued the leaf.\n"

@@ -358,11 +358,6 @@ static int fetch_has_chain(const struct check_result *res)
 	return 0;
 }
 
-static const struct command fetch_cmd = {
-	"tlsa", NULL, NULL,
-	"danemx tlsa fetch [--json] [--port N] " CLI_DNS_USAGE " HOST", NULL,
-};
-
 int tlsa_fetch_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -390,10 +385,10 @@ int tlsa_fetch_main(int argc, char **argv)
 		else if (c == OPT_PORT && parse_num("tlsa fetch", "port", optarg, 1, 65535, &v) == 0)
 			lv.params.port = (uint16_t)v;
 		else
-			return c == OPT_PORT ? EX_USAGE : cmd_usage(&fetch_cmd);
+			return c == OPT_PORT ? EX_USAGE : cmd_usage(&cmd_tlsa_def);
 	}
 	if (optind != argc - 1)
-		return cmd_usage(&fetch_cmd);
+		return cmd_usage(&cmd_tlsa_def);
 	if ((rc = live_name(&lv, "tlsa fetch", argv[optind])) != 0)
 		return rc;
 	lv.params.host_only = 1;
@@ -460,12 +455,6 @@ static void audit_json_cb(const void *arg, struct json *j)
 {
 	audit_report_json(arg, j);
 }
-
-static const struct command audit_cmd = {
-	"tlsa", NULL, NULL,
-	"danemx tlsa audit [--json] [--port N] [--next FILE ...] [--max-ttl SECONDS]\n"
-	"       [--rrsig-days DAYS] " CLI_DNS_USAGE " HOST|DOMAIN", NULL,
-};
 
 struct audit_opts {
 	struct audit_next next[AUDIT_NEXT_MAX];
@@ -554,11 +543,11 @@ int tlsa_audit_main(int argc, char **argv)
 		case OPT_RRSIG_DAYS:
 			rc = parse_num("tlsa audit", "rrsig-days", optarg, 0, 3650, &o->rrsig_days) == 0 ? 0 : EX_USAGE;
 			break;
-		default: rc = cmd_usage(&audit_cmd); break;
+		default: rc = cmd_usage(&cmd_tlsa_def); break;
 		}
 	}
 	if (rc == 0 && optind != argc - 1)
-		rc = cmd_usage(&audit_cmd);
+		rc = cmd_usage(&cmd_tlsa_def);
 	if (rc == 0)
 		rc = live_name(&lv, "tlsa audit", argv[optind]);
 	if (rc == 0 && (rc = live_run(&lv, "tlsa audit", &dopts)) == 0)
