@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "dane/dane_ossl.h"
 #include "dane/tlsa.h"
 #include "dns/dns.h"
 #include "engine/verdict.h"
@@ -243,8 +244,38 @@ static int depth_fits(const struct tlsa_rr *rr, size_t depth)
 	return rr->usage == TLSA_DANE_EE ? depth == 0 : rr->usage == TLSA_DANE_TA ? depth > 0 : 0;
 }
 
-static int rec_match_live(const struct check_host *h, const struct tlsa_rr *rr, char *where, size_t wlen)
+/* The host's record that OpenSSL matched in this probe, or -1. The probe was given the
+ * usable records in order (check.c), and match_index counts in that list. */
+static int ossl_matched(const struct check_host *h, const struct check_probe *pr)
 {
+	const struct smtp_client_result *c = pr->client;
+	int want, k = 0;
+
+	if (c == NULL || !c->dane_checked || c->dane.status != DANE_STATUS_VERIFIED ||
+	    (want = c->dane.match_index) < 0)
+		return -1;
+	for (size_t i = 0; i < h->ntlsa; i++)
+		if (h->tlsa[i].usable && k++ == want)
+			return (int)i;
+	return -1;
+}
+
+/* Matched by OpenSSL in a probe (what decides), else paired by digest (what the report
+ * adds: records OpenSSL did not need, like a second one for the same chain). */
+static int rec_match_live(const struct check_host *h, size_t idx, char *where, size_t wlen)
+{
+	const struct tlsa_rr *rr = &h->tlsa[idx].rr;
+
+	for (size_t i = 0; i < h->naddrs; i++)
+		for (size_t j = 0; j < h->addrs[i].nprobes; j++) {
+			const struct check_probe *pr = &h->addrs[i].probes[j];
+			if (ossl_matched(h, pr) != (int)idx)
+				continue;
+			str_printf(where, wlen, "authenticated %s at %s (%s key)",
+				   pr->client->dane.depth == 0 ? "the leaf" : "the chain",
+				   h->addrs[i].addr.text, pr->key_type);
+			return 1;
+		}
 	for (size_t i = 0; i < h->naddrs; i++)
 		for (size_t j = 0; j < h->addrs[i].nprobes; j++) {
 			const struct tls_facts *tf = probe_chain(&h->addrs[i].probes[j]);
@@ -333,7 +364,7 @@ static void audit_records(struct audit_report *r, const struct audit_params *p, 
 			continue;
 		}
 		rec_form(r, h->name, rr);
-		if (rec_match_live(h, rr, ar->where, sizeof(ar->where))) {
+		if (rec_match_live(h, i, ar->where, sizeof(ar->where))) {
 			ar->state = AUDIT_REC_MATCHES;
 			continue;
 		}

@@ -25,9 +25,9 @@ for d in dane-ok.test dane-ta.test implicit-mx.test cname-mx.test mx1.dane-ok.te
 	t_check "$d: says ok" grep -q "^$d: ok (verdict verified): 0 critical, 0 warnings" "$TMPD/a.out"
 done
 audit dane-ok.test
-t_check "dane-ok: the record matches the leaf" has "3 1 1 [0-9a-f]*  matches: the leaf at 127.1.0.3"
+t_check "dane-ok: the record matches the leaf" has "3 1 1 [0-9a-f]*  matches: authenticated the leaf at 127.1.0.3 (ecdsa key)"
 audit dane-ta.test
-t_check "dane-ta: 2 1 1 matches an issuer" has "2 1 1 [0-9a-f]*  matches: an issuer at"
+t_check "dane-ta: OpenSSL matched the 2 1 1" has "2 1 1 [0-9a-f]*  matches: authenticated the chain at 127.1.0.6"
 
 # --- planted problems ---------------------------------------------------------------
 audit rollover.test

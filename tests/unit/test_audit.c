@@ -2,7 +2,7 @@
  * (records computed by dane/tlsa from the same certificate must match the chain facts,
  * a flipped bit must not), bare keys, candidate records, and the findings of audit_run on
  * a hand-built check result: matching, stale, PKIX, Full(0), 3 0 x, long TTL, expiring
- * RRSIG, and a --next key that is or is not covered. */
+ * RRSIG, a --next key that is or is not covered, and OpenSSL's own match counting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,6 +211,38 @@ static void test_problems(void **state)
 		tlsa_rr_free(&rrs[i]);
 }
 
+/* A 2 1 0 for a key the server does not send can still authenticate (OpenSSL takes the key
+ * from the record): what OpenSSL matched counts as matching, digests or not. */
+static void test_openssl_match(void **state)
+{
+	struct tlsa_rr rrs[2] = {rec(NULL, F.key, 3, 1, 1), rec(NULL, F.next, 2, 1, 0)};
+	struct check_result *res = result_with(rrs, 2, 300, 0);
+	struct smtp_client_result *c = res->hosts[0].addrs[0].probes[0].client;
+	struct audit_params p = {time(NULL), 3600, 7 * 86400, NULL, 0};
+	struct audit_report *r = NULL;
+
+	(void)state;
+	assert_int_equal(audit_run(res, &p, &r), 0);
+	assert_int_equal(r->hosts[0].recs[1].state, AUDIT_REC_STALE);
+	assert_int_equal(count_code(r, "stale-ta", AUDIT_WARNING), 1);
+	audit_report_free(r);
+	c->dane_checked = 1;
+	c->dane.status = DANE_STATUS_VERIFIED;
+	c->dane.match_index = 1;
+	c->dane.depth = 1;
+	assert_int_equal(audit_run(res, &p, &r), 0);
+	assert_int_equal(count_code(r, "stale-ta", AUDIT_WARNING), 0);
+	assert_int_equal(r->nf, 1); /* only: Full(0) data */
+	assert_int_equal(count_code(r, "full-data", AUDIT_WARNING), 1);
+	assert_int_equal(r->hosts[0].recs[1].state, AUDIT_REC_MATCHES);
+	assert_non_null(strstr(r->hosts[0].recs[1].where, "authenticated the chain at 192.0.2.1"));
+	assert_int_equal(r->hosts[0].recs[0].state, AUDIT_REC_MATCHES); /* by digest */
+	audit_report_free(r);
+	check_result_free(res);
+	tlsa_rr_free(&rrs[0]);
+	tlsa_rr_free(&rrs[1]);
+}
+
 static void write_key(const char *path, EVP_PKEY *k)
 {
 	FILE *fp = fopen(path, "w");
@@ -272,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_clean),
 		cmocka_unit_test(test_problems),
 		cmocka_unit_test(test_next),
+		cmocka_unit_test(test_openssl_match),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
