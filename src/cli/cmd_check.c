@@ -32,7 +32,7 @@ const struct command cmd_check_def = {
 	cmd_check_run,
 	"the RFC 7672 verdict for mail domains: every MX host and address",
 	"danemx check [--json | --nagios] [-4 | -6] [--port N] [--helo NAME]\n"
-	"       [--concurrency N] [--insecure-mx-policy dane|may] [--single-key] [--no-connect]\n"
+	"       [--concurrency N] [--insecure-mx-policy dane|may] [--single-key]\n"
 	"       [--color auto|always|never] " CLI_DNS_USAGE "\n"
 	"       DOMAIN ...",
 	"Options:\n"
@@ -46,7 +46,6 @@ const struct command cmd_check_def = {
 	"                          through an insecure MX RRset (verdict \"trusted\"); may: ignore them\n"
 	"  --single-key            one handshake per address; by default a DANE server is also\n"
 	"                          probed with the other key type (RSA/ECDSA)\n"
-	"  --no-connect            DNS only: report the TLS requirement, probe nothing\n"
 	"  --color WHEN            colour in the text report (default auto; NO_COLOR respected)\n"
 	"  --timeout SECONDS       also bounds each SMTP phase (default 10 for DNS, 30 for SMTP)\n"
 	CLI_DNS_HELP
@@ -58,7 +57,7 @@ const struct command cmd_check_def = {
 
 enum {
 	OPT_JSON = 0x3000, OPT_NAGIOS, OPT_PORT, OPT_HELO, OPT_CONC, OPT_IMX, OPT_SINGLE,
-	OPT_NOCONNECT, OPT_COLOR,
+	OPT_COLOR,
 };
 
 struct check_run {
@@ -225,7 +224,6 @@ static int cmd_check_run(int argc, char **argv)
 		{"concurrency", required_argument, NULL, OPT_CONC},
 		{"insecure-mx-policy", required_argument, NULL, OPT_IMX},
 		{"single-key", no_argument, NULL, OPT_SINGLE},
-		{"no-connect", no_argument, NULL, OPT_NOCONNECT},
 		{"color", required_argument, NULL, OPT_COLOR},
 		CLI_DNS_LONGOPTS,
 		{NULL, 0, NULL, 0},
@@ -283,7 +281,6 @@ static int cmd_check_run(int argc, char **argv)
 			}
 			break;
 		case OPT_SINGLE: run.params.both_keys = 0; break;
-		case OPT_NOCONNECT: run.params.connect = 0; break;
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0) color_mode = 0;
 			else if (strcmp(optarg, "always") == 0) color_mode = 1;

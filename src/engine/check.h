@@ -21,6 +21,8 @@ struct dns_ctx;
 struct smtp_client_result;
 
 #define CHECK_REASON_MAX 512
+#define CHECK_MAX_HOSTS 32         /* MX hosts considered, in preference order */
+#define CHECK_MAX_ADDRS 32         /* addresses probed per host; more are counted, not probed */
 
 enum check_family { CHECK_INET = 1, CHECK_INET6 = 2 };
 
@@ -85,12 +87,14 @@ struct check_host {
 	struct check_tlsa_rec *tlsa;
 	size_t ntlsa, ntlsa_usable;
 	enum check_tls_req req;
+	int trusted;               /* DANE applies through an insecure MX RRset (policy.c decides) */
 	char req_reason[CHECK_REASON_MAX];
 	enum verdict v;
 	char reason[CHECK_REASON_MAX];
 	const char *rule;
 	struct check_address *addrs;
 	size_t naddrs;
+	size_t addrs_dropped;      /* addresses beyond CHECK_MAX_ADDRS, not probed */
 };
 
 struct check_result {
