@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# danemx send against servers that misbehave or refuse part of the work, found through the
+# lab's DNS: a danemx serve with --max-rcpt 2 on the dane-ok MX address (2 delivered, the
+# third deferred with the 452), and fixtures/fake_smtp.py on the plaintext.test MX address:
+# it drops the connection after DATA or after the dot, answers 421 to the dot (never
+# reported as delivered: exit 75), records BODY=8BITMIME, and lacks 8BITMIME (an 8-bit
+# message is refused: exit 65, nothing sent). No server is left running.
+set -u
+bin=$1
+src=$2
+. "$src/tests/lab/lib.bash"
+lab_start || exit 1
+. "$src/tests/lab/fixtures/send_lib.bash"
+
+SPID= FPID=
+stop_pid() {
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+trap 'stop_pid "$SPID"; stop_pid "$FPID"; lab_stop >/dev/null 2>&1' EXIT
+
+msg=$TMPD/msg.txt
+printf 'From: a@sender.test\nSubject: faults\n\nbody\n.leading dot\n' >"$msg"
+printf 'From: a@sender.test\nSubject: 8-bit\n\ncaf\xc3\xa9\n' >"$TMPD/m8.txt"
+
+# --- a server that takes 2 recipients of 3 -------------------------------------------------
+md=$TMPD/md
+: >"$TMPD/serve.out"
+"$bin" serve --listen 127.1.0.3:0 --hostname mx1.dane-ok.test --max-rcpt 2 --maildir "$md" \
+	--cert "$DANEMX_LAB_DIR/certs/mx1.dane-ok.test.chain.pem" \
+	--key "$DANEMX_LAB_DIR/certs/mx1.dane-ok.test.key.pem" >"$TMPD/serve.out" 2>"$TMPD/serve.err" &
+SPID=$!
+sport=
+for _ in $(seq 100); do
+	sport=$(awk '/^; listening on/{print $NF; exit}' "$TMPD/serve.out"); [ -n "$sport" ] && break; sleep 0.1
+done
+t_check "max-rcpt: serve started" test -n "$sport"
+SEND_PORT=${sport:-1} run_send --json --from a@sender.test --to u1@dane-ok.test --to u2@dane-ok.test \
+	--to u3@dane-ok.test "$msg"
+t_expect "max-rcpt: exit code" 75 "$RC"
+st() { jget "$OUT" "[(r['status'], r['tls']) for r in o['recipients'] if r['recipient'] == '$1'][0]"; }
+t_expect "max-rcpt: u1" "('delivered', 'verified')" "$(st u1@dane-ok.test)"
+t_expect "max-rcpt: u2" "('delivered', 'verified')" "$(st u2@dane-ok.test)"
+t_expect "max-rcpt: u3" "('deferred', 'verified')" "$(st u3@dane-ok.test)"
+t_expect "max-rcpt: u3 reply" "452 4.5.3 Error: too many recipients" \
+	"$(jget "$OUT" "[r['reply'] for r in o['recipients'] if r['recipient'] == 'u3@dane-ok.test'][0]")"
+t_check "max-rcpt: u3 reason names the 452" grep -q 'not accepted by mx1.dane-ok.test: 452 ' \
+	<<<"$(jget "$OUT" "[r['reason'] for r in o['recipients'] if r['recipient'] == 'u3@dane-ok.test'][0]")"
+t_expect "max-rcpt: one message stored" 1 "$(ls "$md/new" | wc -l)"
+t_check "max-rcpt: stored bytes equal the sent bytes" python3 "$FIX/msgcmp.py" \
+	"$(ls -d "$md/new/"* | head -1)" "$msg"
+t_check "max-rcpt: serve logged 2 recipients" grep -q 'to=<u1@dane-ok.test>,<u2@dane-ok.test>, .*nrcpt=2, status=sent' "$TMPD/serve.err"
+stop_pid "$SPID"
+SPID=
+
+# --- fake_smtp.py on the plaintext.test MX address -----------------------------------------
+fake_start() {
+	: >"$TMPD/fake.log"
+	: >"$TMPD/fake.out"
+	python3 "$FIX/fake_smtp.py" --listen 127.1.0.2 --mode "$1" --log "$TMPD/fake.log" \
+		--lifetime 30 >"$TMPD/fake.out" 2>"$TMPD/fake.err" &
+	FPID=$!
+	fport=
+	for _ in $(seq 100); do
+		fport=$(awk '/^listening/{print $2}' "$TMPD/fake.out"); [ -n "$fport" ] && break; sleep 0.1
+	done
+	t_check "fake $1: started" test -n "$fport"
+}
+fake_stop() { stop_pid "$FPID"; FPID=; }
+
+for spec in drop-dot:'connection lost after DATA: message not delivered' \
+	drop-data:'connection closed by the server' 421-dot:'421 4.3.0 going away'; do
+	mode=${spec%%:*} why=${spec#*:}
+	fake_start "$mode"
+	SEND_PORT=${fport:-1} run_send --from a@sender.test --to b@plaintext.test "$msg"
+	fake_stop
+	t_expect "$mode: exit code" 75 "$RC"
+	t_check "$mode: deferred" grep -qF "b@plaintext.test: deferred: no MX host took the message: mx1.plaintext.test 127.1.0.2: " "$OUT"
+	t_check "$mode: reason: $why" grep -qF "$why" "$OUT"
+	t_check "$mode: never reported delivered" ! grep -q 'delivered via' "$OUT"
+	t_check "$mode: the session reached DATA" grep -qx 'DATA' "$TMPD/fake.log"
+	case $mode in
+	drop-data) t_check "$mode: no message bytes sent" ! grep -q '^\[message' "$TMPD/fake.log" ;;
+	*) t_check "$mode: the message was sent (then lost)" grep -q '^\[message [0-9]* bytes\]' "$TMPD/fake.log" ;;
+	esac
+done
+
+# --- 8BITMIME: declared for 8-bit messages only; refused where the server lacks it -----------
+fake_start ok
+SEND_PORT=${fport:-1} run_send --from a@sender.test --to b@plaintext.test "$TMPD/m8.txt"
+r8=$RC
+SEND_PORT=${fport:-1} run_send --from a@sender.test --to b@plaintext.test "$msg"
+r7=$RC
+fake_stop
+t_expect "8BITMIME: exit code (8-bit)" 0 "$r8"
+t_expect "8BITMIME: exit code (7-bit)" 0 "$r7"
+# SIZE= is checked to be present only (RFC 1870 allows an estimate); BODY= exactly.
+t_expect "8BITMIME: MAIL FROM lines" "MAIL FROM:<a@sender.test> BODY=8BITMIME|MAIL FROM:<a@sender.test>" \
+	"$(grep '^MAIL FROM' "$TMPD/fake.log" | sed 's/ SIZE=[0-9]*//' | paste -sd'|')"
+t_expect "8BITMIME: SIZE= on both" 2 "$(grep -c '^MAIL FROM:<a@sender.test> SIZE=[0-9]' "$TMPD/fake.log")"
+fake_start no8bit
+SEND_PORT=${fport:-1} run_send --from a@sender.test --to b@plaintext.test "$TMPD/m8.txt"
+fake_stop
+t_expect "no 8BITMIME: exit code" 65 "$RC"
+t_check "no 8BITMIME: bounced with the reason" grep -q \
+	'^b@plaintext.test: bounced: .*does not offer 8BITMIME' "$OUT"
+t_check "no 8BITMIME: no MAIL FROM sent" ! grep -q '^MAIL' "$TMPD/fake.log"
+
+lab_stop
+t_summary
