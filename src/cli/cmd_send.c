@@ -96,6 +96,27 @@ static int split_address(const char *addr, char *domain, size_t dlen, char *why,
 	return check_normalise_domain(at + 1, domain, dlen, why, wlen);
 }
 
+/* The EHLO name: a domain name or an address literal ([192.0.2.1], [IPv6:...]). Checked
+ * here so that a bad one is a usage error, not a deferral that no retry can cure. */
+static int helo_ok(const char *helo, char *why, size_t wlen)
+{
+	char dom[DNS_NAME_MAX];
+	size_t n = strlen(helo);
+
+	if (helo[0] != '[')
+		return check_normalise_domain(helo, dom, sizeof(dom), why, wlen);
+	for (size_t i = 1; i + 1 < n; i++)
+		if (helo[i] <= 0x20 || helo[i] >= 0x7f || helo[i] == '[' || helo[i] == ']') {
+			str_copy(why, "address literal with a character outside [...]", wlen);
+			return -1;
+		}
+	if (n < 3 || n > 64 || helo[n - 1] != ']') {
+		str_copy(why, "not an address literal ([192.0.2.1] or [IPv6:...])", wlen);
+		return -1;
+	}
+	return 0;
+}
+
 static int read_message(const char *file, size_t max, struct buf *out)
 {
 	int fd = file != NULL ? open(file, O_RDONLY) : STDIN_FILENO;
@@ -112,6 +133,7 @@ static int read_message(const char *file, size_t max, struct buf *out)
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "danemx: send: reading %s: %s\n", file ? file : "standard input", strerror(errno));
+			n = -3;   /* e.g. a directory: documented as 66, FILE unreadable */
 			break;
 		}
 		if (buf_append(out, tmp, (size_t)n) != BUF_OK) {
@@ -125,7 +147,7 @@ static int read_message(const char *file, size_t max, struct buf *out)
 	if (n == -2)
 		return EX_DATAERR;
 	if (n < 0)
-		return EX_IOERR;
+		return file != NULL ? EX_NOINPUT : EX_IOERR;
 	if (out->len == 0) {
 		fprintf(stderr, "danemx: send: the message is empty\n");
 		return EX_DATAERR;
@@ -393,6 +415,15 @@ static int cmd_send_run(int argc, char **argv)
 		char dom[DNS_NAME_MAX], why[256];
 		if (split_address(from, dom, sizeof(dom), why, sizeof(why)) < 0) {
 			fprintf(stderr, "danemx: send: --from: %s\n", why);
+			rc = EX_USAGE;
+			goto out;
+		}
+	}
+	if (dp.check.helo != NULL) {
+		char why[256], esc[300];
+		if (helo_ok(dp.check.helo, why, sizeof(why)) < 0) {
+			str_escape(esc, sizeof(esc), dp.check.helo, strlen(dp.check.helo));
+			fprintf(stderr, "danemx: send: --helo %s: %s\n", esc, why);
 			rc = EX_USAGE;
 			goto out;
 		}
