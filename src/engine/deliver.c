@@ -163,6 +163,17 @@ static void record_rcpts(struct deliver_job *job, const struct check_host *h,
 	}
 }
 
+/* MAIL was accepted, no recipient was, and at least one RCPT got a 5xx. */
+static int rcpt_5xx(const struct smtp_client_result *r)
+{
+	if (r->rcpts_accepted != 0 || r->mail_code < 200 || r->mail_code >= 300 || r->rcpt == NULL)
+		return 0;
+	for (size_t i = 0; i < r->nrcpts; i++)
+		if (r->rcpt[i].code >= 500)
+			return 1;
+	return 0;
+}
+
 static void session_done(struct smtp_client *sc, const struct smtp_client_result *r, void *arg)
 {
 	struct deliver_job *job = arg;
@@ -191,14 +202,17 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 	str_copy(at->reason, r->reason, sizeof(at->reason));
 	at->v = r->fail == SMTP_FAIL_DANE || (r->fail == SMTP_FAIL_TLS && job->cur_req >= SMTP_TLS_ENCRYPT)
 			? VERDICT_DANE_FAIL : VERDICT_TEMPFAIL;
+	if (r->fail == SMTP_FAIL_REJECTED && rcpt_5xx(r)) {
+		/* MAIL accepted, no RCPT: each recipient by its own reply, whatever the last
+		 * reply was. A 5xx is final (no other MX is asked for it), a 4xx deferred. */
+		record_rcpts(job, h, r);
+		smtp_client_free(sc);
+		job_done(job);
+		return;
+	}
 	if (r->fail == SMTP_FAIL_REJECTED && !r->temporary) {
 		/* A 5xx from an MX is final (RFC 5321 §4.2.1): no other MX is asked. */
-		enum bounce_kind bk = r->rcpts_accepted == 0 && r->mail_code < 500 && r->nrcpts > 0 &&
-				      r->rcpt != NULL && r->rcpt[0].code >= 500 ? BOUNCE_RCPT : BOUNCE_MESSAGE;
-		if (bk == BOUNCE_RCPT)
-			record_rcpts(job, h, r);
-		else
-			all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "refused by %s: %s", h->name, r->reason);
+		all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "refused by %s: %s", h->name, r->reason);
 		smtp_client_free(sc);
 		job_done(job);
 		return;
