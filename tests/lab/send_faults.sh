@@ -4,7 +4,8 @@
 # third deferred with the 452), and fixtures/fake_smtp.py on the plaintext.test MX address:
 # it drops the connection after DATA or after the dot, answers 421 to the dot (never
 # reported as delivered: exit 75), records BODY=8BITMIME, and lacks 8BITMIME (an 8-bit
-# message is refused: exit 65, nothing sent). No server is left running.
+# message is refused: exit 65, nothing sent), rejects the message (65) or some RCPTs with
+# 550 / 450 (bounced / deferred per recipient: 67, 75). No server is left running.
 set -u
 bin=$1
 src=$2
@@ -109,6 +110,37 @@ t_expect "no 8BITMIME: exit code" 65 "$RC"
 t_check "no 8BITMIME: bounced with the reason" grep -q \
 	'^b@plaintext.test: bounced: .*does not offer 8BITMIME' "$OUT"
 t_check "no 8BITMIME: no MAIL FROM sent" ! grep -q '^MAIL' "$TMPD/fake.log"
+
+# --- 5xx replies: final, per recipient; a 4xx beside them is deferred, not bounced ----------
+fake_start 550-dot
+SEND_PORT=${fport:-1} run_send --from a@sender.test --to b@plaintext.test "$msg"
+fake_stop
+t_expect "550 to the message: exit code" 65 "$RC"
+t_check "550 to the message: bounced with the reply" grep -q \
+	'^b@plaintext.test: bounced: refused by mx1.plaintext.test: message refused after DATA: 550 5.7.1' "$OUT"
+fake_start rcpt
+# rcpt_case NAME WANT_RC LOCALPART:STATUS...   (fake_smtp: bad* get 550, busy* 450, others 250)
+rcpt_case() {
+	local name=$1 want=$2 args=() p
+	shift 2
+	for p in "$@"; do args+=(--to "${p%%:*}@plaintext.test"); done
+	SEND_PORT=${fport:-1} run_send --json --from a@sender.test "${args[@]}" "$msg"
+	t_expect "$name: exit code" "$want" "$RC"
+	for p in "$@"; do
+		t_expect "$name: ${p%%:*}" "${p#*:}" \
+			"$(jget "$OUT" "[r['status'] for r in o['recipients'] if r['recipient'] == '${p%%:*}@plaintext.test'][0]")"
+	done
+}
+rcpt_case "RCPT all 550" 67 bad1:bounced bad2:bounced
+rcpt_case "RCPT 250 + 550" 67 ok1:delivered bad1:bounced
+rcpt_case "RCPT 450 then 550" 75 busy1:deferred bad1:bounced
+rcpt_case "RCPT 550 then 450" 75 bad1:bounced busy1:deferred
+rcpt_case "RCPT 250 + 450 + 550" 75 ok1:delivered busy1:deferred bad1:bounced
+t_check "RCPT: the 550 reply is the reason" grep -q '550 5.1.1 no such user' \
+	<<<"$(jget "$OUT" "[r['reason'] for r in o['recipients'] if r['recipient'] == 'bad1@plaintext.test'][0]")"
+t_expect "RCPT: the 450 reply is kept" "450 4.2.1 mailbox busy" \
+	"$(jget "$OUT" "[r['reply'] for r in o['recipients'] if r['recipient'] == 'busy1@plaintext.test'][0]")"
+fake_stop
 
 lab_stop
 t_summary
