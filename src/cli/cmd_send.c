@@ -176,8 +176,9 @@ static void print_text(const struct send_run *run)
 		for (size_t i = 0; i < res->nrcpts; i++) {
 			const struct deliver_rcpt *r = &res->rcpts[i];
 			printf("%s: %s", r->addr, rcpt_status_name(r->status));
-			if (r->status == RCPT_DELIVERED)
-				printf(" via %s [%s] tls=%s", r->mx, r->address, r->tls);
+			if (r->status == RCPT_DELIVERED)   /* an IPv6 peer is already "[::1]:25" */
+				printf(r->address[0] == '[' ? " via %s %s tls=%s" : " via %s [%s] tls=%s",
+				       r->mx, r->address, r->tls);
 			printf(": %s\n", r->reason);
 		}
 		for (size_t i = 0; i < res->nattempts; i++) {

@@ -147,8 +147,10 @@ static void record_rcpts(struct deliver_job *job, const struct check_host *h,
 		if (rr != NULL && rr->accepted && r->delivered) {
 			d->status = RCPT_DELIVERED;
 			str_copy(d->reply, r->final_reply, sizeof(d->reply));
-			str_printf(d->reason, sizeof(d->reason), "delivered to %s [%s] (%s)", h->name,
-				   r->peer, d->tls);
+			/* r->peer is "127.0.0.1:25" or, for IPv6, already bracketed "[::1]:25" */
+			str_printf(d->reason, sizeof(d->reason),
+				   r->peer[0] == '[' ? "delivered to %s %s (%s)" : "delivered to %s [%s] (%s)",
+				   h->name, r->peer, d->tls);
 		} else if (rr != NULL && rr->code >= 500) {
 			d->status = RCPT_BOUNCED;
 			d->bounce = BOUNCE_RCPT;
