@@ -4,7 +4,8 @@
 # status and reason, and the exit code, for plaintext, opportunistic, DANE-EE and DANE-TA
 # delivery; a wrong TLSA, a bad first MX, a stripped STARTTLS and bogus DNS (nothing
 # delivered, deferred, 75); --level dane-only to an unsigned domain (refused, 69); mixed
-# outcomes across domains; the JSON core; an 8-bit message and a 10 MB message.
+# outcomes across domains; the JSON core; an 8-bit message and a 10 MB message; -4/-6;
+# and every lab scenario delivered exactly where `danemx lab list --json` says.
 set -u
 bin=$1
 src=$2
@@ -144,6 +145,51 @@ t_expect "10 MB: exit code" 0 "$RC"
 t_check "10 MB: delivered, verified" grep -q '^b@dane-ok.test: delivered via mx1.dane-ok.test .*tls=verified' "$OUT"
 stored_equals "10 MB" mx1.dane-ok.test "$TMPD/big.txt"
 t_check "10 MB: under 30 s" test $(($(date +%s) - start)) -lt 30
+
+# --- IPv6: -6 to a host with AAAA ::1 goes there; -6 to an IPv4-only host is deferred ------
+mail_clear
+run_send -6 --from a@sender.test --to b@dane-312.test "$msg"
+t_expect "-6 dane-312: exit code" 0 "$RC"
+t_check "-6 dane-312: delivered via [::1], verified (3 1 2)" grep -q \
+	"^b@dane-312.test: delivered via mx1.dane-312.test \[::1\]:$DANEMX_LAB_PORT tls=verified: delivered to mx1.dane-312.test \[::1\]:$DANEMX_LAB_PORT (verified)$" "$OUT"
+stored_equals "-6 dane-312" mx1.dane-312.test "$msg"
+mail_clear
+run_send -4 --from a@sender.test --to b@dane-312.test "$msg"
+t_check "-4 dane-312: delivered via 127.1.0.19" grep -q "^b@dane-312.test: delivered via mx1.dane-312.test \[127.1.0.19:" "$OUT"
+mail_clear
+run_send -6 --from a@sender.test --to b@dane-ok.test "$msg"
+t_expect "-6 dane-ok: exit code" 75 "$RC"
+t_check "-6 dane-ok: deferred, no IPv6 address" grep -q '^b@dane-ok.test: deferred: .*has no IPv6 address records' "$OUT"
+t_expect "-6 dane-ok: messages anywhere in the lab" 0 "$(mail_count)"
+
+# --- every lab scenario: delivered exactly where `lab list --json` says, or nowhere ----------
+# Two scenarios are judged here by what RFC 7672 asks of send rather than by delivers_to
+# (which says null for both): two-addr.test has one good address beside the bad one, and
+# a host is delivered to via its next address when one fails DANE (RFC 7672 2.2); send
+# offers ECDSA, so dual-cert.test's server picks the ECDSA key the TLSA matches.
+jget "$TMPD/list.json" "'\\n'.join(s['domain'] + ' ' + str(s['delivers_to']) for s in o)" >"$TMPD/scen.txt"
+while read -r dom want; do
+	case $dom in
+	two-addr.test) want=mx1.two-addr.test. ;;
+	dual-cert.test) want=mx1.dual-cert.test. ;;
+	esac
+	mail_clear
+	SEND_TIMEOUT=2 run_send --from a@sender.test --to "b@$dom" "$msg"
+	if [ "$want" = None ]; then
+		t_check "$dom: not delivered (exit $RC)" test "$RC" = 75 -o "$RC" = 69
+		t_check "$dom: deferred or bounced" grep -Eq "^b@$dom: (deferred|bounced): " "$OUT"
+		t_expect "$dom: messages anywhere in the lab" 0 "$(mail_count)"
+	else
+		t_expect "$dom: exit code" 0 "$RC"
+		t_check "$dom: delivered via ${want%.}" grep -q "^b@$dom: delivered via ${want%.} " "$OUT"
+		t_expect "$dom: messages at ${want%.}" 1 "$(mail_files "${want%.}" | wc -l)"
+		t_expect "$dom: messages anywhere in the lab" 1 "$(mail_count)"
+	fi
+	if [ "$dom" = two-addr.test ]; then
+		t_check "$dom: delivered via the good address" grep -q \
+			"^b@$dom: delivered via mx1.two-addr.test \[127.1.0.25:" "$OUT"
+	fi
+done <"$TMPD/scen.txt"
 
 lab_stop
 t_summary
