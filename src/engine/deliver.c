@@ -327,6 +327,11 @@ static void try_next(struct deliver_job *job)
 		}
 		all_rcpts(job->res, RCPT_DEFERRED, BOUNCE_NONE, "no MX host took the message: %s",
 			  job->res->nattempts ? why : "no MX host to try");
+		/* deliver.h: mx is "the host that took it, or the last one tried" */
+		for (size_t i = 0; i < job->res->nrcpts && job->res->nattempts > 0; i++)
+			if (job->res->rcpts[i].mx[0] == '\0')
+				str_copy(job->res->rcpts[i].mx, job->res->attempts[job->res->nattempts - 1].host,
+					 sizeof(job->res->rcpts[i].mx));
 	}
 	job_done(job);
 }
