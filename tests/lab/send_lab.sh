@@ -108,6 +108,7 @@ t_expect "mixed: u1@dane-ok.test" "('delivered', 'mx1.dane-ok.test', 'verified')
 t_expect "mixed: u2@dane-ok.test" "('delivered', 'mx1.dane-ok.test', 'verified')" "$(st u2@dane-ok.test)"
 t_expect "mixed: b@dane-wrong.test status" deferred "$(jget "$j" "[r['status'] for r in o['recipients'] if r['recipient'] == 'b@dane-wrong.test'][0]")"
 t_check "mixed: b@dane-wrong.test reason" grep -q 'no TLSA record matches' <<<"$(why b@dane-wrong.test)"
+t_expect "mixed: b@dane-wrong.test mx is the last host tried" "('deferred', 'mx1.dane-wrong.test', 'none')" "$(st b@dane-wrong.test)"
 t_expect "mixed: c@null-mx.test" "('bounced', None, 'none')" "$(st c@null-mx.test)"
 t_check "mixed: c@null-mx.test reason" grep -qi 'null MX' <<<"$(why c@null-mx.test)"
 stored_equals "mixed" mx1.dane-ok.test "$msg"
