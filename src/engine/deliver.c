@@ -165,6 +165,15 @@ static void record_rcpts(struct deliver_job *job, const struct check_host *h,
 	}
 }
 
+/* The security verdict a session reached (it met the host's TLS requirement). */
+static enum verdict security_reached(const struct deliver_job *job, const struct smtp_client_result *r,
+				     const struct deliver_attempt *at)
+{
+	if (at->matched)
+		return job->res->dest->mx_lookup.sec == DNS_SEC_SECURE ? VERDICT_VERIFIED : VERDICT_TRUSTED;
+	return r->tls ? VERDICT_OPPORTUNISTIC : VERDICT_PLAINTEXT;
+}
+
 /* MAIL was accepted, no recipient was, and at least one RCPT got a 5xx. */
 static int rcpt_5xx(const struct smtp_client_result *r)
 {
@@ -191,9 +200,7 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 		at->depth = r->dane.depth;
 	}
 	if (r->delivered) {
-		at->v = at->matched ? (job->res->dest->mx_lookup.sec == DNS_SEC_SECURE ? VERDICT_VERIFIED
-										 : VERDICT_TRUSTED)
-				    : r->tls ? VERDICT_OPPORTUNISTIC : VERDICT_PLAINTEXT;
+		at->v = security_reached(job, r, at);
 		str_printf(at->reason, sizeof(at->reason), "accepted: %s", r->final_reply);
 		record_rcpts(job, h, r);
 		job->res->delivered = 1;
@@ -204,6 +211,10 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 	str_copy(at->reason, r->reason, sizeof(at->reason));
 	at->v = r->fail == SMTP_FAIL_DANE || (r->fail == SMTP_FAIL_TLS && job->cur_req >= SMTP_TLS_ENCRYPT)
 			? VERDICT_DANE_FAIL : VERDICT_TEMPFAIL;
+	/* Refused over a session whose TLS met the host's requirement: the attempt's security
+	 * verdict is what was reached; the refusal is in the reason and the recipients. */
+	if (r->fail == SMTP_FAIL_REJECTED && (r->tls || job->cur_req < SMTP_TLS_ENCRYPT))
+		at->v = security_reached(job, r, at);
 	if (r->fail == SMTP_FAIL_REJECTED && rcpt_5xx(r)) {
 		/* MAIL accepted, no RCPT: each recipient by its own reply, whatever the last
 		 * reply was. A 5xx is final (no other MX is asked for it), a 4xx deferred. */
