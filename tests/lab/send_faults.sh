@@ -118,6 +118,8 @@ fake_stop
 t_expect "550 to the message: exit code" 65 "$RC"
 t_check "550 to the message: bounced with the reply" grep -q \
 	'^b@plaintext.test: bounced: refused by mx1.plaintext.test: message refused after DATA: 550 5.7.1' "$OUT"
+t_check "550 to the message: the attempt keeps its security verdict (plaintext)" grep -q \
+	'^  tried mx1.plaintext.test \[127.1.0.2\] (may): plaintext: message refused after DATA: 550 5.7.1' "$OUT"
 fake_start rcpt
 # rcpt_case NAME WANT_RC LOCALPART:STATUS...   (fake_smtp: bad* get 550, busy* 450, others 250)
 rcpt_case() {

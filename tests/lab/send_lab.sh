@@ -147,6 +147,17 @@ t_check "10 MB: delivered, verified" grep -q '^b@dane-ok.test: delivered via mx1
 stored_equals "10 MB" mx1.dane-ok.test "$TMPD/big.txt"
 t_check "10 MB: under 30 s" test $(($(date +%s) - start)) -lt 30
 
+# --- a line over the RFC 5321 limit: the lab server refuses the message (5xx): bounced, 65 --
+mail_clear
+python3 -c 'import sys; sys.stdout.write("Subject: long\n\n" + "x" * 5000 + "\n")' >"$TMPD/long.txt"
+run_send --from a@sender.test --to b@dane-ok.test "$TMPD/long.txt"
+t_expect "long line: exit code" 65 "$RC"
+t_check "long line: bounced with the server's 5xx" grep -q \
+	'^b@dane-ok.test: bounced: refused by mx1.dane-ok.test: message refused after DATA: 5[0-9][0-9] ' "$OUT"
+t_check "long line: the attempt was verified, then refused" grep -q \
+	'^  tried mx1.dane-ok.test \[127.1.0.3\] (dane): verified, TLSA 3 1 1 matched at depth 0: message refused after DATA: 5' "$OUT"
+t_expect "long line: messages anywhere in the lab" 0 "$(mail_count)"
+
 # --- IPv6: -6 to a host with AAAA ::1 goes there; -6 to an IPv4-only host is deferred ------
 mail_clear
 run_send -6 --from a@sender.test --to b@dane-312.test "$msg"
