@@ -6,7 +6,7 @@
 # `danemx help send` documents. No lab is needed: the input is refused before any DNS work
 # (the --dns-config given does not exist, which would exit 78 if it were reached).
 set -u
-bin=$1
+bin=$(readlink -f "$1")   # also run as nobody from $TMPD
 src=$2
 . "$src/tests/lab/lib.bash"
 
@@ -38,6 +38,17 @@ refused 64 '^danemx: send: --from: local part has a character that needs quoting
 refused 64 '^danemx: send: --from: invalid domain name' --from "a@$(printf 'b%.0s' $(seq 70)).test" --to b@x.test "$msg"
 refused 66 '^danemx: send: /nonexistent/msg: No such file or directory$' --from a@x.test --to b@x.test /nonexistent/msg
 refused 66 "^danemx: send: reading $TMPD: Is a directory$" --from a@x.test --to b@x.test "$TMPD"
+if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
+	# A file its user may not read (root reads everything, so run as nobody).
+	chmod 755 "$TMPD"
+	printf 'Subject: x\n\nsecret\n' >"$TMPD/secret.txt"
+	chmod 600 "$TMPD/secret.txt"
+	runuser -u nobody -- "$bin" send --dns-config /nonexistent/unbound.conf --from a@x.test \
+		--to b@x.test "$TMPD/secret.txt" >"$TMPD/out" 2>"$TMPD/err" </dev/null
+	t_expect "unreadable FILE (permission): exit code" 66 "$?"
+	t_expect "unreadable FILE (permission): error line" \
+		"danemx: send: $TMPD/secret.txt: Permission denied" "$(cat "$TMPD/err")"
+fi
 refused 65 '^danemx: send: the message is empty$' --from a@x.test --to b@x.test "$TMPD/empty.txt"
 refused 65 '^danemx: send: the message is empty$' --from a@x.test --to b@x.test
 refused 65 '^danemx: send: the message is larger than 10 bytes \(--max-size\)$' --from a@x.test --to b@x.test \
