@@ -93,6 +93,11 @@ static int split_address(const char *addr, char *domain, size_t dlen, char *why,
 			return -1;
 		}
 	}
+	if (at[1] != '\0' && at[strlen(at) - 1] == '.') {
+		/* RFC 5321 4.1.2: no trailing dot in a mailbox's domain; it would go into RCPT as is */
+		str_copy(why, "the domain ends with a dot (not allowed in an address)", wlen);
+		return -1;
+	}
 	return check_normalise_domain(at + 1, domain, dlen, why, wlen);
 }
 
