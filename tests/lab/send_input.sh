@@ -34,6 +34,7 @@ refused 64 '^danemx: send: --to b@x..test: invalid domain name' --from a@x.test 
 refused 64 '^danemx: send: --to b@x.test\\x0d\\x0aDATA: invalid domain name' --from a@x.test \
 	--to $'b@x.test\r\nDATA' "$msg"
 refused 64 '^danemx: send: --to c\\x0ad@x.test: local part has a character' --from a@x.test --to b@x.test --to 'b@x.test' --to "$(printf 'c\nd@x.test')" "$msg"
+refused 64 '^danemx: send: --to b@x.test.: the domain ends with a dot' --from a@x.test --to b@x.test. "$msg"
 refused 64 '^danemx: send: --from: local part has a character that needs quoting' --from 'a b@x.test' --to b@x.test "$msg"
 refused 64 '^danemx: send: --from: invalid domain name' --from "a@$(printf 'b%.0s' $(seq 70)).test" --to b@x.test "$msg"
 refused 66 '^danemx: send: /nonexistent/msg: No such file or directory$' --from a@x.test --to b@x.test /nonexistent/msg
