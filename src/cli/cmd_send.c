@@ -48,7 +48,8 @@ const struct command cmd_send_def = {
 	"  -4, -6                  only IPv4 or only IPv6 addresses\n"
 	"  --port N                connect to port N instead of 25 (labs)\n"
 	"  --max-size BYTES        refuse a larger message (default 67108864)\n"
-	"  --timeout SECONDS       per DNS query and per SMTP phase\n"
+	"  --timeout SECONDS       per DNS query and per SMTP phase, but the reply to the\n"
+	"                          final dot is awaited 10 minutes (RFC 5321; avoids duplicates)\n"
 	CLI_DNS_HELP
 	"Exit status: 0 all delivered; 75 some recipient deferred (try again later); 69 the\n"
 	"domain takes no mail or the level refused it; 67 a recipient was rejected; 65 the\n"

@@ -262,8 +262,11 @@ static int start_session(struct deliver_job *job, struct check_host *h, struct c
 		p.refnames = job->names;
 		p.nrefnames = job->refs.n;
 	}
+	/* --timeout bounds every phase but the wait for the reply to the final dot, which keeps
+	 * RFC 5321 4.5.3.2.6's 10 minutes: giving up earlier risks a duplicate (RFC 1047). */
 	if (t > 0)
-		p.to.connect_ms = p.to.banner_ms = p.to.ehlo_ms = p.to.starttls_ms = p.to.tls_ms = t;
+		p.to.connect_ms = p.to.banner_ms = p.to.ehlo_ms = p.to.starttls_ms = p.to.tls_ms =
+			p.to.mail_ms = p.to.rcpt_ms = p.to.data_ms = p.to.data_block_ms = p.to.quit_ms = t;
 	p.mail_from = job->p.mail_from;
 	p.rcpts = job->p.rcpts;
 	p.nrcpts = job->p.nrcpts;
