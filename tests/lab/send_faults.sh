@@ -90,6 +90,17 @@ for spec in drop-dot:'connection lost after DATA: message not delivered' \
 	esac
 done
 
+# --- --timeout bounds the MAIL phase too (a server that never answers MAIL FROM) ------------
+fake_start stall-mail
+start=$(date +%s)
+SEND_TIMEOUT=2 SEND_PORT=${fport:-1} run_send --from a@sender.test --to b@plaintext.test "$msg"
+took=$(($(date +%s) - start))
+fake_stop
+t_expect "stall at MAIL: exit code" 75 "$RC"
+t_check "stall at MAIL: deferred on the MAIL timeout" grep -q \
+	'^b@plaintext.test: deferred: .*timeout in state mail (limit 2000 ms' "$OUT"
+t_check "stall at MAIL: gave up within 5 s of a 2 s --timeout (took $took s)" test "$took" -lt 5
+
 # --- 8BITMIME: declared for 8-bit messages only; refused where the server lacks it -----------
 fake_start ok
 SEND_PORT=${fport:-1} run_send --from a@sender.test --to b@plaintext.test "$TMPD/m8.txt"
