@@ -148,6 +148,15 @@ t_check "10 MB: delivered, verified" grep -q '^b@dane-ok.test: delivered via mx1
 stored_equals "10 MB" mx1.dane-ok.test "$TMPD/big.txt"
 t_check "10 MB: under 30 s" test $(($(date +%s) - start)) -lt 30
 
+# --- larger than the server's SIZE (the lab receivers take 10 MiB): refused before DATA, 65 --
+mail_clear
+python3 -c 'import sys; sys.stdout.write("Subject: 11 MB\n\n" + ("y" * 70 + "\n") * 160000)' >"$TMPD/big11.txt"
+run_send --from a@sender.test --to b@dane-ok.test "$TMPD/big11.txt"
+t_expect "over SIZE: exit code" 65 "$RC"
+t_check "over SIZE: bounced, not sent" grep -q \
+	"^b@dane-ok.test: bounced: refused by mx1.dane-ok.test: message of [0-9]* bytes exceeds the server's SIZE limit of 10485760 bytes (RFC 1870): not sent" "$OUT"
+t_expect "over SIZE: messages anywhere in the lab" 0 "$(mail_count)"
+
 # --- a line over the RFC 5321 limit: the lab server refuses the message (5xx): bounced, 65 --
 mail_clear
 python3 -c 'import sys; sys.stdout.write("Subject: long\n\n" + "x" * 5000 + "\n")' >"$TMPD/long.txt"
