@@ -3,9 +3,10 @@
 # file minus the receiver's Received: header, CRLF -> LF on both sides), the per-recipient
 # status and reason, and the exit code, for plaintext, opportunistic, DANE-EE and DANE-TA
 # delivery; a wrong TLSA, a bad first MX, a stripped STARTTLS and bogus DNS (nothing
-# delivered, deferred, 75); --level dane-only to an unsigned domain (refused, 69); mixed
-# outcomes across domains; the JSON core; an 8-bit message and a 10 MB message; -4/-6;
-# and every lab scenario delivered exactly where `danemx lab list --json` says.
+# delivered, deferred, 75); --level dane-only to an unsigned domain (refused, 69) and the
+# other levels; mixed outcomes across domains; the JSON core; an 8-bit message, a 10 MB
+# message, one over the server's SIZE and one with an over-long line; -4/-6; and every lab
+# scenario delivered exactly where `danemx lab list --json` says.
 set -u
 bin=$1
 src=$2
@@ -91,6 +92,24 @@ t_expect "dane-only to nodnssec: messages anywhere in the lab" 0 "$(mail_count)"
 run_send --level dane-only --from a@sender.test --to b@dane-ok.test "$msg"
 t_expect "dane-only to dane-ok: exit code" 0 "$RC"
 stored_equals "dane-only to dane-ok" mx1.dane-ok.test "$msg"
+
+# --- the other levels: what each does to a few domains --------------------------------------
+# level domain exit status tls-or-reason-fragment
+while read -r level dom want st frag; do
+	mail_clear
+	run_send --level "$level" --from a@sender.test --to "b@$dom" "$msg"
+	t_expect "--level $level to $dom: exit code" "$want" "$RC"
+	t_check "--level $level to $dom: $st ($frag)" grep -q "^b@$dom: $st.*$frag" "$OUT"
+	t_expect "--level $level to $dom: messages anywhere in the lab" "$([ "$st" = delivered ] && echo 1 || echo 0)" "$(mail_count)"
+done <<'LEVELS'
+encrypt plaintext.test 75 deferred STARTTLS not offered, but TLS is required (encrypt)
+encrypt nodnssec.test 0 delivered tls=encrypted
+encrypt dane-ok.test 0 delivered tls=verified
+may dane-wrong.test 0 delivered tls=encrypted
+none dane-ok.test 0 delivered tls=plaintext
+dane-only dane-wrong.test 75 deferred no TLSA record matches
+dane-only null-mx.test 69 bounced null MX
+LEVELS
 
 # --- recipients across three domains, mixed outcomes; the JSON core -----------------------
 mail_clear
