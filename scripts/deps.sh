@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [build|all]   (build: to compile and unit-test; all: also the peers)
 set -eu
 BUILD="cmake make gcc pkg-config libssl-dev libunbound-dev libldns-dev libevent-dev libcmocka-dev dns-root-data openssl ca-certificates"
-PEERS="unbound postfix swaks ldnsutils gnutls-bin hash-slinger iproute2 procps libnet-ssleay-perl python3"
+PEERS="clang-tidy unbound postfix swaks ldnsutils gnutls-bin hash-slinger iproute2 procps libnet-ssleay-perl python3"
 case "${1:-all}" in
   build) want="$BUILD" ;;
   all) want="$BUILD $PEERS" ;;

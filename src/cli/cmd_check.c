@@ -139,15 +139,11 @@ static void preflight_cb(struct dns_result *r, void *arg)
 
 	pf->done = 1;
 	pf->ok = dns_result_validates(r);
-	if (!pf->ok)
-		str_printf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s%s%s%s%s",
-			 r->qname, dns_sec_name(r->sec),
-			 r->status != DNS_OK ? " (" : "", r->status != DNS_OK ? dns_status_name(r->status) : "",
-			 r->status != DNS_OK ? ")" : "",
-			 r->why_bogus[0] ? "" : "");
-	if (!pf->ok && r->why_bogus[0]) {
-		size_t n = strlen(pf->why);
-		str_printf(pf->why + n, sizeof(pf->why) - n, ": %s", r->why_bogus);
+	if (!pf->ok) {
+		str_printf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s%s%s%s%s%s",
+			   r->qname, dns_sec_name(r->sec), r->status != DNS_OK ? " (" : "",
+			   r->status != DNS_OK ? dns_status_name(r->status) : "", r->status != DNS_OK ? ")" : "",
+			   r->why_bogus[0] ? ": " : "", r->why_bogus);
 	}
 	dns_result_free(r);
 }
@@ -316,7 +312,7 @@ static int cmd_check_run(int argc, char **argv)
 	}
 	run.ndomains = (size_t)(argc - optind);
 	run.domains = calloc(run.ndomains, sizeof(char *));
-	run.results = calloc(run.ndomains, sizeof(*run.results));
+	run.results = calloc(run.ndomains, sizeof(struct check_result *));
 	if (run.domains == NULL || run.results == NULL) {
 		rc = EX_OSERR;
 		goto out;

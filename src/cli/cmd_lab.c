@@ -191,9 +191,26 @@ static int lab_list(const struct lab_opts *o)
 
 /* ---- build / up ---------------------------------------------------------------- */
 
+/* 1 when this host can bind ::1: without it the lab publishes no AAAA record, rather
+ * than fail to start on machines (containers) with IPv6 switched off. */
+static int have_ipv6_loopback(void)
+{
+	struct sockaddr_in6 sa;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin6_family = AF_INET6;
+	sa.sin6_addr = in6addr_loopback;
+	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
 static int build(const struct lab_opts *o, const char *dir, struct lab_world **w)
 {
-	struct lab_world_opts wo = {o->port, o->dns_listen, 0};
+	struct lab_world_opts wo = {o->port, o->dns_listen, !have_ipv6_loopback()};
 	char err[512];
 
 	if (lab_world_build(dir, &wo, w, err, sizeof(err)) != 0) {
@@ -223,7 +240,7 @@ static int wait_listening(const char *addr_at_port, pid_t child, unsigned ms)
 {
 	char addr[64];
 	struct sockaddr_in sa;
-	struct timespec nap = {0, 50 * 1000 * 1000};
+	struct timespec nap = {0, 50L * 1000 * 1000};
 	const char *at = strchr(addr_at_port, '@');
 
 	memset(&sa, 0, sizeof(sa));
@@ -269,7 +286,7 @@ static pid_t start_unbound(const char *conf)
 /* SIGTERM, then SIGKILL if it has not gone within CHILD_STOP_MS. */
 static void stop_child(pid_t pid)
 {
-	struct timespec nap = {0, 20 * 1000 * 1000};
+	struct timespec nap = {0, 20L * 1000 * 1000};
 
 	if (pid <= 0)
 		return;

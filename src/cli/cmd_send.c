@@ -43,7 +43,8 @@ const struct command cmd_send_def = {
 	"                          records exist, else opportunistic; dane-only: refuse hosts\n"
 	"                          without usable TLSA; encrypt: TLS always, DANE where it\n"
 	"                          applies; may: opportunistic TLS, TLSA ignored; none: plaintext\n"
-	"  --helo NAME             the EHLO name (default: this host's name)\n"
+	"  --helo NAME             the EHLO name, a domain name or an address literal\n"
+	"                          (default: this host's name)\n"
 	"  --json                  the result as one JSON object\n"
 	"  -4, -6                  only IPv4 or only IPv6 addresses\n"
 	"  --port N                connect to port N instead of 25 (labs)\n"
@@ -352,7 +353,7 @@ static int cmd_send_run(int argc, char **argv)
 	struct buf msg = BUF_INIT(0);
 	char **to = NULL, err[512], host[256];
 	const char *from = NULL;
-	size_t nto = 0, max_size = 64 * 1024 * 1024;
+	size_t nto = 0, max_size = (size_t)64 * 1024 * 1024;
 	int c, rc = EX_SOFTWARE, json = 0, families = 0, level;
 	char *end;
 	unsigned long v;

@@ -26,11 +26,13 @@ static const struct command cmd_version_def = {
 static const struct command *const commands[] = {
 	&cmd_check_def,
 	&cmd_send_def,
+	&cmd_demo_def,
+	&cmd_serve_def,
+	&cmd_tlsa_def,
+	&cmd_lookup_def,
+	&cmd_lab_def,
 	&cmd_help_def,
 	&cmd_version_def,
-	&cmd_lookup_def,
-	&cmd_serve_def,
-	&cmd_lab_def,
 	NULL,
 };
 

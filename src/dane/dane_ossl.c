@@ -155,14 +155,49 @@ static int only_ta(const struct tlsa_rr *rrs, size_t nrrs)
 	return nrrs > 0;
 }
 
+/* The names OpenSSL checked (the base domain and every SSL_add1_host name), else the
+ * caller's list. */
+static void tried_names(SSL *ssl, const char *const *names, size_t nnames, char *dst,
+			size_t dstsize)
+{
+	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+	const char *h;
+
+	dst[0] = '\0';
+	for (int i = 0; vp != NULL && (h = X509_VERIFY_PARAM_get0_host(vp, i)) != NULL; i++) {
+		if (dst[0] != '\0')
+			str_cat(dst, ", ", dstsize);
+		str_cat(dst, h, dstsize);
+	}
+	if (dst[0] == '\0')
+		join_names(names, nnames, dst, dstsize);
+}
+
+static void explain_name_mismatch(SSL *ssl, X509 *leaf, const char *const *names,
+				  size_t nnames, struct dane_outcome *out)
+{
+	struct cert_facts *cf = malloc(sizeof(*cf));
+	char tried[256];
+
+	out->status = DANE_STATUS_NAME_MISMATCH;
+	tried_names(ssl, names, nnames, tried, sizeof(tried));
+	if (cf != NULL)
+		chain_cert_facts(leaf, cf);
+	/* pieces, not snprintf: the SAN list may be long and is cut with str_cat */
+	str_copy(out->reason, "DANE-TA(2) matched but the certificate names [", sizeof(out->reason));
+	str_cat(out->reason, cf != NULL ? cf->sans : "?", sizeof(out->reason));
+	str_cat(out->reason, "] match none of [", sizeof(out->reason));
+	str_cat(out->reason, tried, sizeof(out->reason));
+	str_cat(out->reason, "]", sizeof(out->reason));
+	free(cf);
+}
+
 static void explain_failure(SSL *ssl, X509 *leaf, const struct tlsa_rr *rrs, size_t nrrs,
 			    const char *const *names, size_t nnames, struct dane_outcome *out)
 {
 	STACK_OF(X509) *sk = SSL_get_peer_cert_chain(ssl);
 	int sent = sk != NULL ? sk_X509_num(sk) : 1;
 	long vr = out->verify_result;
-	struct cert_facts *cf;
-	char tried[256];
 
 	switch (vr) {
 	case X509_V_ERR_DANE_NO_MATCH:
@@ -173,18 +208,7 @@ static void explain_failure(SSL *ssl, X509 *leaf, const struct tlsa_rr *rrs, siz
 				 ? " (DANE-TA(2) needs the server to send its issuer chain)" : "");
 		return;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
-		out->status = DANE_STATUS_NAME_MISMATCH;
-		join_names(names, nnames, tried, sizeof(tried));
-		if ((cf = malloc(sizeof(*cf))) != NULL)
-			chain_cert_facts(leaf, cf);
-		/* pieces, not snprintf: the SAN list may be long and is cut with str_cat */
-		str_copy(out->reason, "DANE-TA(2) matched but the certificate names [",
-			 sizeof(out->reason));
-		str_cat(out->reason, cf != NULL ? cf->sans : "?", sizeof(out->reason));
-		str_cat(out->reason, "] match none of [", sizeof(out->reason));
-		str_cat(out->reason, tried, sizeof(out->reason));
-		str_cat(out->reason, "]", sizeof(out->reason));
-		free(cf);
+		explain_name_mismatch(ssl, leaf, names, nnames, out);
 		return;
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 	case X509_V_ERR_CERT_NOT_YET_VALID:

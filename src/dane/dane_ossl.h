@@ -76,7 +76,9 @@ struct dane_outcome {
 const char *dane_status_name(enum dane_status s);   /* "verified", "no-match", ... */
 
 /* Judge an SSL after its handshake. rrs/nrrs are the records given to setup (to find
- * the matched record's index); names/nnames the reference names (for the reason). */
+ * the matched record's index; nrrs 0 means DANE was not enabled); names/nnames the
+ * reference names, used in a name-mismatch reason only when OpenSSL cannot list the
+ * names it checked. */
 void dane_ossl_judge(SSL *ssl, const struct tlsa_rr *rrs, size_t nrrs,
 		     const char *const *names, size_t nnames, struct dane_outcome *out);
 

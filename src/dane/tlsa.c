@@ -533,7 +533,7 @@ int tlsa_load_mem(const unsigned char *data, size_t len, const char *name,
 	if (len == 0)
 		return fail(TLSA_EFORMAT, err, errlen, "%s: empty file", name);
 	if (len > TLSA_FILE_MAX)
-		return fail(TLSA_ERANGE, err, errlen, "%s: larger than %d bytes", name, TLSA_FILE_MAX);
+		return fail(TLSA_ERANGE, err, errlen, "%s: larger than %ld bytes", name, TLSA_FILE_MAX);
 	if ((t.certs = sk_X509_new_null()) == NULL)
 		return fail(TLSA_ENOMEM, err, errlen, "out of memory");
 	if (memmem(data, len, "-----BEGIN ", 11) != NULL)
@@ -566,7 +566,7 @@ static int read_file(const char *path, unsigned char **data, size_t *len, char *
 		goto out;
 	}
 	if (st.st_size > TLSA_FILE_MAX) {
-		rc = fail(TLSA_ERANGE, err, errlen, "%s: larger than %d bytes", path, TLSA_FILE_MAX);
+		rc = fail(TLSA_ERANGE, err, errlen, "%s: larger than %ld bytes", path, TLSA_FILE_MAX);
 		goto out;
 	}
 	if ((d = malloc((size_t)st.st_size + 1)) == NULL) {

@@ -35,7 +35,7 @@ enum tlsa_mtype { TLSA_MT_FULL = 0, TLSA_MT_SHA256 = 1, TLSA_MT_SHA512 = 2 };
 
 #define TLSA_ERRLEN 256                 /* a good size for err buffers */
 #define TLSA_DATA_MAX (65535 - 3)       /* rdata is at most 64 KiB, minus the three octets */
-#define TLSA_FILE_MAX (1024 * 1024)     /* largest certificate/key file we read */
+#define TLSA_FILE_MAX (1024L * 1024)    /* largest certificate/key file we read */
 
 const char *tlsa_strerror(int err);
 

@@ -56,6 +56,7 @@ struct dns_ctx {
 	int dying;                       /* dns_ctx_free called from a callback */
 	int closing;                     /* inside ub_ctx_delete: ignore libunbound callbacks */
 	char *anchor_zone;
+	int unblock_after_finalize;      /* remove the built-in local zone of anchor_zone */
 };
 
 static const char *const status_names[] = { "ok", "nxdomain", "nodata", "fail", "timeout", "error" };
@@ -548,7 +549,7 @@ struct dns_query *dns_query(struct dns_ctx *ctx, const char *name, uint16_t qtyp
 			    dns_cb *cb, void *arg)
 {
 	struct dns_query *q = dq_new(ctx, name, qtype, cb, arg);
-	struct timeval tv = { ctx->timeout_ms / 1000, (ctx->timeout_ms % 1000) * 1000 };
+	struct timeval tv = { (time_t)(ctx->timeout_ms / 1000), (suseconds_t)(ctx->timeout_ms % 1000) * 1000 };
 	char norm[DNS_NAME_MAX];
 	int rc, id = 0;
 
@@ -856,17 +857,27 @@ static enum dns_err ctx_use_resolver(struct dns_ctx *ctx, const char *spec, char
  * finalizes the libunbound context, so it comes last. */
 static enum dns_err ctx_unblock_anchor(struct dns_ctx *ctx, char *err, size_t errlen)
 {
-	struct capture cap;
-	char why[256];
-	int rc;
-
+	(void)err;
+	(void)errlen;
 	if (ctx->anchor_zone == NULL || strcmp(ctx->anchor_zone, ".") == 0)
 		return DNS_E_OK;
-	capture_begin(&cap);
-	rc = ub_ctx_zone_add(ctx->ub, ctx->anchor_zone, "transparent");
-	capture_end(&cap, why, sizeof(why));
-	if (rc != 0) {
-		seterr(err, errlen, "DNS resolver set-up failed: %s", why[0] ? why : ub_strerror(rc));
+	ctx->unblock_after_finalize = 1;
+	return DNS_E_OK;
+}
+
+/* A special-use anchor zone (RFC 6761, e.g. test.) is one of libunbound's built-in local
+ * zones, which answer before any forwarder is asked. They exist only once the context is
+ * finalised (its first query), so the zone is removed right after that: the forwarder's
+ * answers, validated here against the anchor, then come through. */
+static enum dns_err ctx_unblock_finalized(struct dns_ctx *ctx, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!ctx->unblock_after_finalize)
+		return DNS_E_OK;
+	rc = ub_ctx_zone_remove(ctx->ub, ctx->anchor_zone);
+	if (rc != 0 && rc != UB_NOERROR) {
+		seterr(err, errlen, "DNS resolver set-up failed: %s", ub_strerror(rc));
 		return DNS_E_CONFIG;
 	}
 	return DNS_E_OK;
@@ -952,7 +963,8 @@ struct dns_ctx *dns_ctx_new(struct event_base *base, const struct dns_opts *opts
 	if (log_enabled(LOG_LVL_DEBUG))   /* danemx -v -v: libunbound's own trace too */
 		ub_ctx_debuglevel(ctx->ub, log_enabled(LOG_LVL_TRACE) ? 3 : 1);
 	if ((e = ctx_configure(ctx, opts, err, errlen)) != DNS_E_OK ||
-	    (e = ctx_finalize(ctx, err, errlen)) != DNS_E_OK)
+	    (e = ctx_finalize(ctx, err, errlen)) != DNS_E_OK ||
+	    (e = ctx_unblock_finalized(ctx, err, errlen)) != DNS_E_OK)
 		goto fail;
 	if (why != NULL)
 		*why = DNS_E_OK;

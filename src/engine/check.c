@@ -86,6 +86,7 @@ static void lookup_record(struct check_lookup *l, const struct dns_result *r)
 	if (r->why_bogus[0] == '\0' && r->reason[0] != '\0')
 		str_copy(l->why_bogus, r->reason, sizeof(l->why_bogus));
 	l->ttl = r->ttl;
+	l->sig_expire = r->sig_expire;
 }
 
 /* A lookup that neither answered nor proved absence: the host or domain is unusable. */
@@ -343,9 +344,9 @@ static void host_after_addresses(struct host_state *hs)
 	if (h->canonical[0] == '\0')
 		str_copy(h->canonical, h->name, sizeof(h->canonical));
 	if (h->naddrs == 0) {
-		set_reason(why, "MX host %s has no %s address records", h->name,
-			 hs->job->p.families == CHECK_INET ? "IPv4" :
-			 hs->job->p.families == CHECK_INET6 ? "IPv6" : "");
+		set_reason(why, "MX host %s has no %saddress records", h->name,
+			 hs->job->p.families == CHECK_INET ? "IPv4 " :
+			 hs->job->p.families == CHECK_INET6 ? "IPv6 " : "");
 		host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, "RFC 5321 §5.1", why);
 		host_finish(hs);
 		return;
@@ -569,6 +570,10 @@ static void host_finish(struct host_state *hs)
 			items[i].ignorable = h->addrs[i].ignorable;
 		}
 		h->v = verdict_fold(items, n, &worst);
+		for (size_t k = 0; k < h->addrs[worst].nprobes; k++)
+			if (!h->addrs[worst].probes[k].not_applicable && h->addrs[worst].probes[k].v == h->v &&
+			    h->addrs[worst].probes[k].rule != NULL)
+				h->rule = h->addrs[worst].probes[k].rule;
 		if (h->v == VERDICT_VERIFIED || h->v == VERDICT_TRUSTED)
 			set_reason(h->reason, "%s on every address that answered (%s)",
 				   h->v == VERDICT_TRUSTED ? "DANE-authenticated (insecure MX RRset)"
@@ -607,6 +612,24 @@ static void domain_fold(struct check_result *res)
 	else
 		set_reason(res->reason, "%zu of %zu MX hosts fail; %s: %s", n - pass, n,
 			   res->hosts[worst].name, res->hosts[worst].reason);
+}
+
+/* A named MX host: no MX lookup, so nothing about it can be insecure; the host is the
+ * only one, its TLSA decides alone. The result is still delivered from the loop. */
+static void host_only_start(struct check_job *job)
+{
+	struct check_result *res = job->res;
+
+	res->mx_lookup.sec = DNS_SEC_SECURE;
+	res->mx_lookup.status = "skipped";
+	str_copy(res->mx_lookup.qname, res->domain, sizeof(res->mx_lookup.qname));
+	if (hosts_alloc(job, 1) < 0) {
+		domain_verdict(res, VERDICT_TEMPFAIL, NULL, "out of memory");
+		job_finish(job);
+		return;
+	}
+	str_copy(res->hosts[0].name, res->domain, sizeof(res->hosts[0].name));
+	host_start(&job->hs[0]);
 }
 
 static void job_finish_cb(evutil_socket_t fd, short what, void *arg)
@@ -655,6 +678,10 @@ struct check_job *check_start(struct event_base *base, const struct check_params
 	job->arg = arg;
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
 	str_copy(job->res->domain, domain, sizeof(job->res->domain));
+	if (job->p.host_only) {
+		host_only_start(job);
+		return job;
+	}
 	snprintf(qname, sizeof(qname), "%s.", domain);
 	if (dns_query(p->dns, qname, T_MX, mx_lookup_cb, job) == NULL)
 		goto fail;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <openssl/ssl.h>
 
 #include "dns/rr.h"
@@ -42,6 +43,7 @@ struct check_lookup {
 	enum dns_sec sec;
 	char why_bogus[256];
 	uint32_t ttl;
+	time_t sig_expire;         /* earliest RRSIG expiration of the answer; 0 if none */
 };
 
 struct check_tlsa_rec {
@@ -119,6 +121,8 @@ struct check_params {
 	int both_keys;             /* probe ECDSA and RSA separately where DANE applies */
 	unsigned timeout_ms;       /* per protocol phase */
 	size_t max_hosts;          /* MX hosts considered, in preference order */
+	int host_only;             /* the name is an MX host: no MX lookup, it is the only host
+				      (as if a secure MX RRset named it; tlsa fetch) */
 };
 
 typedef void (*check_done_cb)(struct check_result *res, void *arg);

@@ -192,6 +192,14 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 	struct deliver_attempt *at = &job->res->attempts[job->res->nattempts - 1];
 
 	at->delivered = r->delivered;
+	at->starttls_offered = r->starttls_offered;
+	at->tls = r->tls;
+	if (r->tls && r->tls_facts.nchain > 0) {
+		at->have_leaf = 1;
+		str_copy(at->tls_version, r->tls_facts.version, sizeof(at->tls_version));
+		str_copy(at->leaf_subject, r->tls_facts.chain[0].subject, sizeof(at->leaf_subject));
+		memcpy(at->leaf_spki_sha256, r->tls_facts.chain[0].spki_sha256, 32);
+	}
 	if (r->dane_checked && r->dane.status == DANE_STATUS_VERIFIED) {
 		at->matched = 1;
 		at->usage = r->dane.usage;
@@ -201,7 +209,7 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 	}
 	if (r->delivered) {
 		at->v = security_reached(job, r, at);
-		str_printf(at->reason, sizeof(at->reason), "accepted: %s", r->final_reply);
+		str_copy(at->reason, r->final_reply, sizeof(at->reason));
 		record_rcpts(job, h, r);
 		job->res->delivered = 1;
 		smtp_client_free(sc);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,7 +162,7 @@ static void conn_touch(struct conn *c)
 	if (c->timeout_ms == 0 || c->dead)
 		return;
 	tv.tv_sec = c->timeout_ms / 1000;
-	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	tv.tv_usec = (suseconds_t)(c->timeout_ms % 1000) * 1000;
 	evtimer_add(c->timer, &tv);
 }
 
@@ -271,7 +272,11 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->tls == TLS_HANDSHAKE) {
 			c->tls = TLS_ACTIVE;
-			conn_emit(c, CONN_EV_TLS_DONE);
+			if (!conn_emit(c, CONN_EV_TLS_DONE))
+				return;
+			/* Records that came with the handshake's last flight were held back. */
+			if (!c->paused && conn_input_len(c) > 0)
+				conn_schedule(c);
 			return;
 		}
 		if (!c->connecting)
@@ -363,6 +368,12 @@ static struct conn *conn_new(struct event_base *base, int fd, conn_cb *cb, void 
 			     char *err, size_t errlen)
 {
 	struct conn *c;
+	int one = 1;
+
+	/* Writes are already batched per loop turn: Nagle would only add a delayed-ACK
+	 * stall between a reply and the TLS handshake that follows it. Fails on
+	 * non-TCP sockets (tests use socketpairs), which is fine. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto fail;

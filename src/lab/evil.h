@@ -15,7 +15,7 @@
 #include "lab/world.h"
 
 #define LAB_EVIL_MAX_CONN 32                  /* beyond: accepted and closed at once */
-#define LAB_EVIL_MAX_BYTES (16u * 1024 * 1024) /* banner bytes per connection */
+#define LAB_EVIL_MAX_BYTES (16ul * 1024 * 1024) /* banner bytes per connection */
 #define LAB_EVIL_HOLD_MS 120000               /* longest a connection is kept */
 
 struct lab_evil_server;

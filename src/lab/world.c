@@ -13,9 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ldns/ldns.h>
+#include <openssl/pem.h>
 
 #include "dane/tlsa.h"
 #include "util/buf.h"
@@ -155,6 +158,18 @@ static const struct lab_scenario scenarios[] = {
 	 LAB_V_TEMPFAIL, NULL, 0, LAB_ZONE_SIGNED, NULL, 0, LAB_MX_LIST, 0,
 	 {{.name = "mx1.stall.test.", .pref = 10, .addrs = 1, .starttls = 1,
 	   .evil = LAB_EVIL_STALL, .cert = GOOD, .tlsa = {T311}}}},
+	/* Appended (addresses of the hosts above stay as they were): audit findings. */
+	{"rrsig-soon", "3 1 1 whose TLSA RRSIG is valid but expires in 3 days: verified today; "
+	 "tlsa audit warns",
+	 LAB_V_VERIFIED, "mx1.rrsig-soon.test.", 0, LAB_ZONE_SIGNED, NULL, 0, LAB_MX_LIST,
+	 LAB_DNS_TLSA_SIG_SOON,
+	 {{.name = "mx1.rrsig-soon.test.", .pref = 10, .addrs = 1, .starttls = 1, .cert = GOOD,
+	   .tlsa = {T311}}}},
+	{"stale-ta", "3 1 1 matching, beside a 2 1 1 for a CA the server does not send: verified; "
+	 "tlsa audit warns about the stale 2 1 1",
+	 LAB_V_VERIFIED, "mx1.stale-ta.test.", 0, LAB_ZONE_SIGNED, NULL, 0, LAB_MX_LIST, 0,
+	 {{.name = "mx1.stale-ta.test.", .pref = 10, .addrs = 1, .starttls = 1, .cert = GOOD,
+	   .tlsa = {T311, T(LAB_T_ROOT, 2, 1, 1)}}}},
 };
 
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -262,6 +277,27 @@ static int make_leaf(struct build *b, struct lab_host *h, const struct lab_cert_
 	return lab_leaf_write(l, b->certdir, base, b->err, b->errlen) == 0 ? 0 : -1;
 }
 
+/* The staged key of a rollover goes to DIR/certs/HOST-next.key.pem, so that an audit's
+ * --next can be shown a key that is already published. */
+static int write_next_key(struct build *b, const struct lab_host *h, EVP_PKEY *key)
+{
+	char nbuf[DNS_NAME_MAX], path[PATH_MAX];
+	FILE *fp;
+	int fd, ok;
+
+	if (snprintf(path, sizeof(path), "%s/%s-next.key.pem", b->certdir,
+		     cert_name(h, LAB_CN_HOST, nbuf, sizeof(nbuf))) >= (int)sizeof(path))
+		return fail(b->err, b->errlen, "path too long");
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return fail(b->err, b->errlen, "%s: %s", path, strerror(errno));
+	}
+	ok = PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL) == 1;
+	ok = (fclose(fp) == 0) && ok;
+	return ok ? 0 : fail(b->err, b->errlen, "%s: write failed", path);
+}
+
 /* The record's rdata for spec, computed from the host's certificate or the lab's keys. */
 static int tlsa_for(struct build *b, const struct lab_host *h, const struct lab_tlsa_spec *t,
 		    struct tlsa_rr *rr)
@@ -274,7 +310,8 @@ static int tlsa_for(struct build *b, const struct lab_host *h, const struct lab_
 	else if (t->src == LAB_T_NEXT) {
 		if ((next = EVP_EC_gen("P-256")) == NULL)
 			return fail(b->err, b->errlen, "next key generation failed");
-		rc = tlsa_from_pkey(next, t->usage, t->selector, t->mtype, rr, b->err, b->errlen);
+		rc = write_next_key(b, h, next) != 0 ? TLSA_EFILE :
+		     tlsa_from_pkey(next, t->usage, t->selector, t->mtype, rr, b->err, b->errlen);
 		EVP_PKEY_free(next);
 	} else
 		rc = tlsa_from_cert(h->leaf[0].cert, t->usage, t->selector, t->mtype, rr, b->err, b->errlen);
@@ -353,10 +390,14 @@ static int plant_fault(struct build *b, const struct lab_scenario *sc, const cha
 
 	if (sc->fault == LAB_DNS_OK)
 		return 0;
+	snprintf(owner, sizeof(owner), "_25._tcp.%s", tlsa_host);
+	if (sc->fault == LAB_DNS_TLSA_SIG_SOON)
+		return lab_zone_sig_expiry(zone_for(b->zs, owner), owner, LDNS_RR_TYPE_TLSA,
+					   LAB_SIG_SOON_DAYS * 86400L) == 0 ? 0 :
+		       fail(b->err, b->errlen, "%s: cannot set the TLSA signature expiry", sc->name);
 	if (sc->fault == LAB_DNS_BOGUS_MX)
 		return lab_zone_fault(zone_for(b->zs, domain), domain, LDNS_RR_TYPE_MX, f) == 0 ? 0 :
 		       fail(b->err, b->errlen, "%s: cannot plant MX fault", sc->name);
-	snprintf(owner, sizeof(owner), "_25._tcp.%s", tlsa_host);
 	return lab_zone_fault(zone_for(b->zs, owner), owner, LDNS_RR_TYPE_TLSA, f) == 0 ? 0 :
 	       fail(b->err, b->errlen, "%s: cannot plant TLSA fault", sc->name);
 }

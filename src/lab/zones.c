@@ -533,7 +533,7 @@ static int zone_apply_mod(struct lab_zone *z, ldns_zone *signedz, const struct l
 		if (m->has_expiry && zone_resign(z, all, i, m, z->inception, now + m->expires_in) != 0)
 			return -1;
 		if (m->fault == LAB_FAULT_EXPIRED_SIG &&
-		    zone_resign(z, all, i, m, now - 60 * 86400, now - 30 * 86400) != 0)
+		    zone_resign(z, all, i, m, now - (time_t)60 * 86400, now - (time_t)30 * 86400) != 0)
 			return -1;
 		rr = ldns_rr_list_rr(all, i);
 		if (m->fault == LAB_FAULT_BAD_SIG) {

@@ -36,6 +36,7 @@ struct smtp_client {
 	struct buf body;                /* dot-stuffed message */
 	size_t msg_size;                /* for SIZE=: the message with CRLF line ends */
 	int msg8;
+	int utf8_addrs;                 /* an envelope address needs SMTPUTF8 (RFC 6531) */
 	int pipelining;
 	size_t rcpt_reply;              /* next RCPT awaiting its reply */
 	int mail_failed;
@@ -132,7 +133,7 @@ static unsigned elapsed_ms(const struct smtp_client *sc)
  * drained (RFC 5321 §4.5.3.2.5); the wait for the final reply is hard again. */
 static void arm_timeouts(struct smtp_client *sc, unsigned ms, int hard)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
 	sc->state_ms = ms;
 	evtimer_del(sc->deadline);
@@ -226,7 +227,8 @@ static void send_cmd(struct smtp_client *sc, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)   /* params are checked at start */
 		log_panic("smtp client: command line too long");
 	log_trace("smtp client %s: > %s", sc->res.peer, line);
-	memcpy(line + n, "\r\n", 2);
+	line[n] = '\r';
+	line[n + 1] = '\n';
 	conn_write(sc->conn, line, (size_t)n + 2);
 }
 
@@ -274,29 +276,37 @@ static void greeted(struct smtp_client *sc)
 		quit(sc);
 }
 
-static void start_tls(struct smtp_client *sc)
+/* The SSL for this session: SNI, key type and, for DANE, the records and names. NULL
+ * with the failure recorded. */
+static SSL *session_ssl(struct smtp_client *sc)
 {
 	const char *sni = sc->p.sni != NULL ? sc->p.sni
 			  : sc->p.tls == SMTP_TLS_DANE ? sc->p.tlsa_base : NULL;
 	char err[256];
 	SSL *ssl;
-	long n;
-	int r;
 
 	if ((ssl = tls_client_ssl_new(sc->p.ssl_ctx, sni, sc->p.keytype, err, sizeof(err))) == NULL) {
 		fail(sc, SMTP_FAIL_TLS, "%s", err);
+		return NULL;
+	}
+	if (sc->p.tls == SMTP_TLS_DANE &&
+	    dane_ossl_setup(ssl, sc->p.tlsa_base, sc->p.refnames, sc->p.nrefnames, sc->p.tlsa,
+			    sc->p.ntlsa, &sc->res.dane_setup, err, sizeof(err)) <= 0) {
+		SSL_free(ssl);
+		fail(sc, SMTP_FAIL_DANE, "%s", err);
+		return NULL;
+	}
+	return ssl;
+}
+
+static void start_tls(struct smtp_client *sc)
+{
+	SSL *ssl;
+	long n;
+
+	if ((ssl = session_ssl(sc)) == NULL) {
 		finish(sc);
 		return;
-	}
-	if (sc->p.tls == SMTP_TLS_DANE) {
-		r = dane_ossl_setup(ssl, sc->p.tlsa_base, sc->p.refnames, sc->p.nrefnames,
-				    sc->p.tlsa, sc->p.ntlsa, &sc->res.dane_setup, err, sizeof(err));
-		if (r <= 0) {
-			SSL_free(ssl);
-			fail(sc, SMTP_FAIL_DANE, "%s", err);
-			finish(sc);
-			return;
-		}
 	}
 	/* the conn owns ssl from here, even on failure */
 	if ((n = conn_starttls(sc->conn, ssl, CONN_TLS_CLIENT)) < 0) {
@@ -433,6 +443,12 @@ static void start_txn(struct smtp_client *sc)
 		quit(sc);
 		return;
 	}
+	if (sc->utf8_addrs && !(e->flags & EHLO_SMTPUTF8)) {
+		fail(sc, SMTP_FAIL_REJECTED, "internationalized address and the server does not "
+		     "offer SMTPUTF8 (RFC 6531): not sent");
+		quit(sc);
+		return;
+	}
 	if (sc->msg8 && !(e->flags & EHLO_8BITMIME)) {
 		fail(sc, SMTP_FAIL_REJECTED, "8-bit message and the server does not offer "
 		     "8BITMIME (RFC 6152): not sent");
@@ -442,7 +458,8 @@ static void start_txn(struct smtp_client *sc)
 	if (e->flags & EHLO_SIZE)
 		snprintf(size, sizeof(size), " SIZE=%zu", sc->msg_size);
 	sc->pipelining = (e->flags & EHLO_PIPELINING) != 0;
-	send_cmd(sc, "MAIL FROM:<%s>%s%s", sc->p.mail_from, size, sc->msg8 ? " BODY=8BITMIME" : "");
+	send_cmd(sc, "MAIL FROM:<%s>%s%s%s", sc->p.mail_from, size,
+		 sc->msg8 ? " BODY=8BITMIME" : "", sc->utf8_addrs ? " SMTPUTF8" : "");
 	if (sc->pipelining) {
 		for (size_t i = 0; i < sc->p.nrcpts; i++)
 			send_rcpt(sc, i);
@@ -731,23 +748,18 @@ static int prepare_message(struct smtp_client *sc, char *err, size_t errlen)
 		return -1;
 	}
 	sc->msg8 = smtp_msg_is_8bit(sc->p.msg, sc->p.msg_len);
+	sc->utf8_addrs = smtp_msg_is_8bit(sc->p.mail_from, strlen(sc->p.mail_from));
+	for (size_t i = 0; i < sc->p.nrcpts; i++)
+		sc->utf8_addrs |= smtp_msg_is_8bit(sc->p.rcpts[i], strlen(sc->p.rcpts[i]));
 	sc->msg_size = sc->body.len - 3;   /* without the final ".\r\n" */
 	return 0;
 }
 
-struct smtp_client *smtp_client_start(struct event_base *base, const struct smtp_client_params *p,
-				      smtp_client_done_cb *cb, void *arg, char *err, size_t errlen)
+static struct smtp_client *session_new(struct event_base *base, const struct smtp_client_params *p,
+				       smtp_client_done_cb *cb, void *arg, char *err, size_t errlen)
 {
-	struct smtp_client *sc = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	char cerr[256];
+	struct smtp_client *sc;
 
-	if (base == NULL || p == NULL || cb == NULL || check_params(p, err, errlen) != 0) {
-		if (base == NULL || p == NULL || cb == NULL)
-			snprintf(err, errlen, "smtp client: missing event base, params or callback");
-		return NULL;
-	}
 	if ((sc = calloc(1, sizeof(*sc))) == NULL)
 		goto nomem;
 	sc->base = base;
@@ -759,12 +771,35 @@ struct smtp_client *smtp_client_start(struct event_base *base, const struct smtp
 	buf_init(&sc->body, 0);
 	reply_parser_init(&sc->rp);
 	clock_gettime(CLOCK_MONOTONIC, &sc->t0);
+	str_copy(sc->res.peer, p->addr.text, sizeof(sc->res.peer));
 	if ((sc->kick = evtimer_new(base, kick_cb, sc)) == NULL ||
 	    (sc->deadline = evtimer_new(base, deadline_cb, sc)) == NULL)
 		goto nomem;
 	if (prepare_message(sc, err, errlen) != 0)
-		goto out_free;
-	str_copy(sc->res.peer, p->addr.text, sizeof(sc->res.peer));
+		goto fail;
+	return sc;
+nomem:
+	snprintf(err, errlen, "smtp client: out of memory");
+fail:
+	smtp_client_free(sc);
+	return NULL;
+}
+
+struct smtp_client *smtp_client_start(struct event_base *base, const struct smtp_client_params *p,
+				      smtp_client_done_cb *cb, void *arg, char *err, size_t errlen)
+{
+	struct smtp_client *sc;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char cerr[256];
+
+	if (base == NULL || p == NULL || cb == NULL) {
+		snprintf(err, errlen, "smtp client: missing event base, params or callback");
+		return NULL;
+	}
+	if (check_params(p, err, errlen) != 0 ||
+	    (sc = session_new(base, p, cb, arg, err, errlen)) == NULL)
+		return NULL;
 	sslen = make_sockaddr(p, &ss);
 	set_state(sc, SMTP_ST_CONNECT, p->to.connect_ms);
 	sc->conn = conn_connect(base, (struct sockaddr *)&ss, sslen, p->to.connect_ms,
@@ -774,11 +809,6 @@ struct smtp_client *smtp_client_start(struct event_base *base, const struct smtp
 		finish(sc);   /* the callback still comes from the loop */
 	}
 	return sc;
-nomem:
-	snprintf(err, errlen, "smtp client: out of memory");
-out_free:
-	smtp_client_free(sc);
-	return NULL;
 }
 
 void smtp_client_free(struct smtp_client *sc)

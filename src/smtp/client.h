@@ -69,7 +69,8 @@ struct smtp_client_params {
 	struct smtp_timeouts to;
 	/* DELIVER: envelope and message. The message is headers + body with LF or CRLF line
 	 * ends, not dot-stuffed (the client does that). */
-	const char *mail_from;          /* without <>; "" = null reverse-path */
+	const char *mail_from;          /* without <>; "" = null reverse-path; UTF-8 addresses
+					   need the server's SMTPUTF8 (else REJECTED, not sent) */
 	const char *const *rcpts;
 	size_t nrcpts;
 	const char *msg;
@@ -106,7 +107,7 @@ enum smtp_fail {
 	SMTP_FAIL_TLS,        /* required STARTTLS missing or refused, handshake failed */
 	SMTP_FAIL_DANE,       /* DANE required: STARTTLS missing, or no TLSA record matched */
 	SMTP_FAIL_REJECTED,   /* the server refused (4xx/5xx), or the message cannot be sent
-				 to it as is (SIZE, 8BITMIME) */
+				 to it as is (SIZE, 8BITMIME, SMTPUTF8) */
 	SMTP_FAIL_TIMEOUT,    /* a phase timed out */
 };
 const char *smtp_fail_name(enum smtp_fail f);   /* "connect", "protocol", ... */

@@ -1,11 +1,14 @@
 /*
  * maildir: the tmp -> fsync -> rename -> fsync(dir) sequence of the Maildir convention.
- * Synchronous on purpose: the 250 reply must wait for it. It must never leave a partial
- * file in new/ and never overwrite an existing file (O_EXCL).
+ * The 250 reply must wait for it; the pool runs it on worker threads so that the event
+ * loop does not. It must never leave a partial file in new/ and never overwrite an
+ * existing file (O_EXCL). Workers touch only their job's message; results go back to the
+ * loop through a pipe.
  */
 #include "smtp/maildir.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +17,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "util/str.h"
+
+#define MAILDIR_MAX_THREADS 16
 
 struct maildir_msg {
 	char *dir;
@@ -189,4 +196,171 @@ void maildir_abort(struct maildir_msg *m)
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", m->dir, m->name);
 	unlink(tmp);
 	maildir_free(m);
+}
+
+/* ---- the commit pool ---- */
+
+struct maildir_job {
+	struct maildir_job *next;
+	struct maildir_msg *msg;
+	maildir_done_cb *done;   /* NULL once forgotten */
+	void *arg;
+	int rc;
+	char name[256];
+	char err[300];
+};
+
+struct maildir_pool {
+	pthread_t th[MAILDIR_MAX_THREADS];
+	unsigned nth;            /* threads running */
+	unsigned want;           /* threads to start with the first job */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct maildir_job *todo, *todo_tail, *done;
+	int stop;
+	int wake[2];             /* worker -> loop: a byte means "look at done" */
+	struct event *ev;
+};
+
+static void pool_finish(struct maildir_pool *p, struct maildir_job *j)
+{
+	pthread_mutex_lock(&p->mu);
+	j->next = p->done;
+	p->done = j;
+	pthread_mutex_unlock(&p->mu);
+	/* Non-blocking: a full pipe already holds a wake-up. */
+	if (write(p->wake[1], "", 1) < 0 && errno != EAGAIN)
+		return;
+}
+
+static void *pool_worker(void *arg)
+{
+	struct maildir_pool *p = arg;
+	struct maildir_job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (p->todo == NULL && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if ((j = p->todo) == NULL) {
+			pthread_mutex_unlock(&p->mu);
+			return NULL;
+		}
+		p->todo = j->next;
+		pthread_mutex_unlock(&p->mu);
+		j->rc = maildir_commit(j->msg, j->name, sizeof(j->name), j->err, sizeof(j->err));
+		j->msg = NULL;
+		pool_finish(p, j);
+	}
+}
+
+/* Loop side: hand finished jobs to their owners, oldest first. */
+static void pool_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct maildir_pool *p = arg;
+	struct maildir_job *list, *rev = NULL, *j;
+	char drain[256];
+
+	while (read(fd, drain, sizeof(drain)) > 0)
+		;
+	pthread_mutex_lock(&p->mu);
+	list = p->done;
+	p->done = NULL;
+	pthread_mutex_unlock(&p->mu);
+	while ((j = list) != NULL) {
+		list = j->next;
+		j->next = rev;
+		rev = j;
+	}
+	while ((j = rev) != NULL) {
+		rev = j->next;
+		if (j->done != NULL)
+			j->done(j->arg, j->rc, j->name, j->err);
+		free(j);
+	}
+}
+
+struct maildir_pool *maildir_pool_new(struct event_base *base, unsigned nthreads)
+{
+	struct maildir_pool *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) < 0 ||
+	    (p->ev = event_new(base, p->wake[0], EV_READ | EV_PERSIST, pool_reap, p)) == NULL ||
+	    event_add(p->ev, NULL) < 0) {
+		maildir_pool_free(p);
+		return NULL;
+	}
+	/* Threads start with the first message: a lab with many idle servers costs none. */
+	p->want = nthreads > MAILDIR_MAX_THREADS ? MAILDIR_MAX_THREADS : nthreads;
+	return p;
+}
+
+struct maildir_job *maildir_pool_commit(struct maildir_pool *p, struct maildir_msg *m,
+					maildir_done_cb *done, void *arg)
+{
+	struct maildir_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->msg = m;
+	j->done = done;
+	j->arg = arg;
+	for (; p->nth < p->want; p->nth++)
+		if (pthread_create(&p->th[p->nth], NULL, pool_worker, p) != 0) {
+			p->want = p->nth; /* fewer threads, or none: commit on the loop */
+			break;
+		}
+	if (p->nth == 0) {
+		j->rc = maildir_commit(m, j->name, sizeof(j->name), j->err, sizeof(j->err));
+		j->msg = NULL;
+		pool_finish(p, j);
+		return j;
+	}
+	pthread_mutex_lock(&p->mu);
+	if (p->todo == NULL)
+		p->todo = j;
+	else
+		p->todo_tail->next = j;
+	p->todo_tail = j;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return j;
+}
+
+void maildir_job_forget(struct maildir_job *job)
+{
+	if (job != NULL)
+		job->done = NULL;
+}
+
+void maildir_pool_free(struct maildir_pool *p)
+{
+	struct maildir_job *j;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->nth; i++)
+		pthread_join(p->th[i], NULL);
+	/* Workers drained the queue before leaving; nobody is told any more. */
+	while ((j = p->done) != NULL) {
+		p->done = j->next;
+		free(j);
+	}
+	if (p->ev != NULL)
+		event_free(p->ev);
+	if (p->wake[0] > 0) {
+		close(p->wake[0]);
+		close(p->wake[1]);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
 }

@@ -23,3 +23,21 @@ int maildir_commit(struct maildir_msg *m, char *name, size_t namelen, char *err,
 void maildir_abort(struct maildir_msg *m);
 
 #endif
+
+/* A few threads that run maildir_commit() off the event loop: the loop keeps serving
+ * while a message is fsync'd, and concurrent fsyncs share the filesystem's journal
+ * commits. Completions are delivered on the loop thread. */
+struct event_base;
+struct maildir_pool;
+struct maildir_job;
+typedef void maildir_done_cb(void *arg, int rc, const char *name, const char *err);
+
+/* nthreads 0 commits on the loop (still reported through done, asynchronously). */
+struct maildir_pool *maildir_pool_new(struct event_base *base, unsigned nthreads);
+/* Take m and commit it; done(arg, 0 or -1, file name, error) follows on the loop. */
+struct maildir_job *maildir_pool_commit(struct maildir_pool *p, struct maildir_msg *m,
+					maildir_done_cb *done, void *arg);
+/* The owner of job is gone: the commit still completes, done is not called. */
+void maildir_job_forget(struct maildir_job *job);
+/* Wait for every job in flight (their done callbacks are not called), then free. */
+void maildir_pool_free(struct maildir_pool *p);

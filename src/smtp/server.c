@@ -34,10 +34,13 @@
 #define SMTP_PATH_MAX 256       /* RFC 5321 4.5.3.1.3 */
 #define SMTP_OUT_MAX 65536      /* pending replies before we stop reading commands */
 #define SMTP_CLOSE_WAIT_MS 10000
+#define SMTP_COMMIT_THREADS 4   /* concurrent fsyncs share journal commits */
 
-enum sess_state { ST_INIT, ST_HELO, ST_MAIL, ST_RCPT, ST_DATA, ST_TLS, ST_QUIT, ST_COUNT };
+enum sess_state {
+	ST_INIT, ST_HELO, ST_MAIL, ST_RCPT, ST_DATA, ST_COMMIT, ST_TLS, ST_QUIT, ST_COUNT
+};
 static const char *const sess_state_names[ST_COUNT] = {
-	"CONNECT", "HELO", "MAIL", "RCPT", "DATA", "STARTTLS", "QUIT",
+	"CONNECT", "HELO", "MAIL", "RCPT", "DATA", "COMMIT", "STARTTLS", "QUIT",
 };
 
 enum data_err { DATA_OK, DATA_TOO_BIG, DATA_LINE_TOO_LONG, DATA_IO };
@@ -57,6 +60,7 @@ struct session {
 	struct buf rcpts;        /* "<a>,<b>" */
 	size_t nrcpt;
 	struct maildir_msg *msg;
+	struct maildir_job *job;  /* the message being fsync'd; no reply until it is done */
 	size_t msg_size;
 	enum data_err data_err;
 	size_t nerrors;
@@ -78,6 +82,7 @@ struct smtp_server {
 	int starttls;
 	unsigned cmd_ms, data_ms, session_ms, tls_ms;
 	SSL_CTX *ctx;
+	struct maildir_pool *pool;
 	struct session *sessions;
 	struct smtp_server_stats st;
 	int stopping;
@@ -85,7 +90,6 @@ struct smtp_server {
 	void *done_arg;
 	struct event *done_ev;
 	struct event *retry_ev;  /* re-enables listeners after an accept error */
-	unsigned seq;
 };
 
 static void session_input(struct session *s);
@@ -141,7 +145,8 @@ static void txn_reset(struct session *s)
 	s->nrcpt = 0;
 	s->msg_size = 0;
 	s->data_err = DATA_OK;
-	if (s->state == ST_MAIL || s->state == ST_RCPT || s->state == ST_DATA)
+	if (s->state == ST_MAIL || s->state == ST_RCPT || s->state == ST_DATA ||
+	    s->state == ST_COMMIT)
 		set_state(s, ST_HELO);
 }
 
@@ -173,9 +178,9 @@ static void server_check_done(struct smtp_server *srv)
 
 static void session_log_end(struct session *s)
 {
-	log_info("disconnect from %s helo=%s tls=%s ehlo=%u helo=%u starttls=%u mail=%u "
+	log_info("%s: disconnect from %s helo=%s tls=%s ehlo=%u helo=%u starttls=%u mail=%u "
 		 "rcpt=%u data=%u quit=%u commands=%u messages=%u in=%llu out=%llu%s%s",
-		 conn_peer(s->c), s->helo[0] ? s->helo : "-", s->tls[0] ? s->tls : "none",
+		 s->id, conn_peer(s->c), s->helo[0] ? s->helo : "-", s->tls[0] ? s->tls : "none",
 		 s->n_ehlo, s->n_helo, s->n_starttls, s->n_mail, s->n_rcpt, s->n_data, s->n_quit,
 		 s->n_cmds, s->n_msgs, (unsigned long long)conn_bytes_in(s->c),
 		 (unsigned long long)conn_bytes_out(s->c), s->end_reason ? " reason=" : "",
@@ -194,6 +199,11 @@ static void session_free(struct session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	srv->st.active--;
+	if (s->job != NULL) {
+		/* The message will be in new/, but the client never saw the 250. */
+		log_warnx("%s: client gone while the message was being committed", s->qid);
+		maildir_job_forget(s->job);
+	}
 	maildir_abort(s->msg);
 	buf_free(&s->rcpts);
 	if (s->life != NULL)
@@ -289,7 +299,8 @@ static int parse_path(const char *arg, const char *kw, char *out, size_t outlen,
 	if (*p++ != '<')
 		return -1;
 	for (start = p; *p != '>'; p++)
-		if (*p == '\0' || *p == '<' || (unsigned char)*p <= ' ' || *p == 0x7f)
+		/* No SMTPUTF8 offered: 8-bit bytes have no place in a path (RFC 6531). */
+		if (*p == '\0' || *p == '<' || (unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
 			return -1;
 	n = (size_t)(p - start);
 	if (n > SMTP_PATH_MAX || n >= outlen)
@@ -532,7 +543,13 @@ static void cmd_data(struct session *s, const char *arg)
 		reply(s, "451 4.3.0 Error: queue file write error");
 		return;
 	}
-	snprintf(s->qid, sizeof(s->qid), "%08X%04X", (unsigned)time(NULL), ++s->srv->seq & 0xffff);
+	{
+		/* Unique within the process (several servers share it in the lab) and across
+		 * processes started in the same second: time, pid, a process-wide counter. */
+		static unsigned qid_seq;
+		snprintf(s->qid, sizeof(s->qid), "%08X%05X%04X", (unsigned)time(NULL),
+			 (unsigned)getpid() & 0xfffff, ++qid_seq & 0xffff);
+	}
 	s->msg_size = 0;
 	s->data_err = DATA_OK;
 	write_received(s);
@@ -686,47 +703,73 @@ static void session_command(struct session *s, const char *line, size_t len)
 
 /* ---- DATA ---- */
 
-static void data_finish(struct session *s)
-{
-	static const char *const why[] = {
-		NULL, "552 5.3.4 Error: message file too big",
-		"500 5.5.2 Error: message line too long (RFC 5321 limit is 1000)",
-		"451 4.3.0 Error: queue file write error",
-	};
-	char name[256], err[300];
-	const char *status;
+static const char *const data_why[] = {
+	NULL, "552 5.3.4 Error: message file too big",
+	"500 5.5.2 Error: message line too long (RFC 5321 limit is 1000)",
+	"451 4.3.0 Error: queue file write error",
+};
 
-	conn_set_max_line(s->c, SMTP_CMD_MAX);
-	conn_set_timeout(s->c, s->srv->cmd_ms);
-	if (s->data_err == DATA_OK) {
-		struct maildir_msg *m = s->msg;
-		s->msg = NULL;
-		if (maildir_commit(m, name, sizeof(name), err, sizeof(err)) < 0) {
-			log_warnx("%s: %s", s->qid, err);
-			s->data_err = DATA_IO;
-		}
-	}
-	if (s->data_err == DATA_OK) {
+/* The final reply to DATA and the message's log line; then the session goes on. */
+static void data_reply(struct session *s, const char *name)
+{
+	int ok = s->data_err == DATA_OK;
+
+	if (ok) {
 		s->srv->st.messages++;
 		s->n_msgs++;
 		reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
-		status = "sent";
 	} else {
 		s->srv->st.rejected++;
-		reply(s, "%s", why[s->data_err]);
-		status = "rejected";
-		if (s->data_err == DATA_LINE_TOO_LONG)
-			error_count(s);
+		reply(s, "%s", data_why[s->data_err]);
 	}
-	log_info("%s: client=%s, helo=%s, tls=%s, from=<%s>, to=%s, size=%zu, nrcpt=%zu, "
-		 "status=%s (%s%s)", s->qid, conn_peer(s->c), s->helo, s->tls[0] ? s->tls : "none",
-		 s->from, buf_cstr(&s->rcpts), s->msg_size, s->nrcpt, status,
-		 s->data_err == DATA_OK ? "delivered to maildir as new/" : why[s->data_err],
-		 s->data_err == DATA_OK ? name : "");
-	if (s->state == ST_DATA) {
-		txn_reset(s);
+	log_info("%s: session=%s, client=%s, helo=%s, tls=%s, from=<%s>, to=%s, size=%zu, "
+		 "nrcpt=%zu, status=%s (%s%s)", s->qid, s->id, conn_peer(s->c), s->helo, s->tls[0] ? s->tls : "none",
+		 s->from, buf_cstr(&s->rcpts), s->msg_size, s->nrcpt, ok ? "sent" : "rejected",
+		 ok ? "delivered to maildir as new/" : data_why[s->data_err], ok ? name : "");
+	txn_reset(s);
+	if (s->data_err == DATA_LINE_TOO_LONG)
+		error_count(s);
+	s->data_err = DATA_OK;
+	if (s->state == ST_HELO)
 		session_stop_if_idle(s);
+}
+
+/* On the loop, when the pool has fsync'd (or failed to store) the message. */
+static void data_committed(void *arg, int rc, const char *name, const char *err)
+{
+	struct session *s = arg;
+
+	s->job = NULL;
+	if (rc < 0) {
+		log_warnx("%s: %s", s->qid, err);
+		s->data_err = DATA_IO;
 	}
+	data_reply(s, name);
+	conn_pause_read(s->c, 0);
+}
+
+/* The final dot: refuse, or hand the message to the pool and wait for it. */
+static void data_finish(struct session *s)
+{
+	struct maildir_msg *m = s->msg;
+
+	conn_set_max_line(s->c, SMTP_CMD_MAX);
+	conn_set_timeout(s->c, s->srv->cmd_ms);
+	s->msg = NULL;
+	if (s->data_err != DATA_OK) {
+		maildir_abort(m);
+		data_reply(s, "");
+		return;
+	}
+	if ((s->job = maildir_pool_commit(s->srv->pool, m, data_committed, s)) == NULL) {
+		maildir_abort(m);
+		s->data_err = DATA_IO;
+		data_reply(s, "");
+		return;
+	}
+	/* Commands pipelined behind the dot wait in the input buffer until the 250. */
+	set_state(s, ST_COMMIT);
+	conn_pause_read(s->c, 1);
 }
 
 /* One line of message text: dot-unstuffed, size-limited, stored with a bare LF. */
@@ -764,7 +807,7 @@ static void session_input(struct session *s)
 	const char *line;
 	size_t len;
 
-	while (s->state != ST_QUIT && s->state != ST_TLS) {
+	while (s->state != ST_QUIT && s->state != ST_TLS && s->state != ST_COMMIT) {
 		if (conn_output_len(s->c) > SMTP_OUT_MAX) {
 			/* The client does not read its replies: wait for them to drain. */
 			conn_pause_read(s->c, 1);
@@ -779,8 +822,7 @@ static void session_input(struct session *s)
 			reply_err(s, "500 5.5.2 Error: line too long");
 		else
 			session_command(s, line, len);
-		if (s->state != ST_DATA && s->state != ST_TLS)
-			session_stop_if_idle(s);
+		session_stop_if_idle(s);
 	}
 }
 
@@ -795,7 +837,7 @@ static void session_event(struct conn *c, enum conn_event ev, void *arg)
 	case CONN_EV_DRAINED:
 		if (s->state == ST_QUIT) {
 			session_free(s);
-		} else {
+		} else if (s->state != ST_COMMIT) {
 			conn_pause_read(s->c, 0);
 			session_input(s);
 		}
@@ -829,7 +871,7 @@ static void session_event(struct conn *c, enum conn_event ev, void *arg)
 
 static void session_new(struct smtp_server *srv, int fd)
 {
-	struct timeval tv = {srv->session_ms / 1000, (srv->session_ms % 1000) * 1000};
+	struct timeval tv = {srv->session_ms / 1000, (suseconds_t)(srv->session_ms % 1000) * 1000};
 	struct session *s;
 	char err[256];
 
@@ -941,7 +983,7 @@ static int server_copy_params(struct smtp_server *srv, const struct smtp_server_
 
 	srv->nlisten = p->nlisten;
 	srv->ndomains = p->ndomains;
-	srv->max_size = p->max_size ? p->max_size : 10u * 1024 * 1024;
+	srv->max_size = p->max_size ? p->max_size : (size_t)10 * 1024 * 1024;
 	srv->max_conn = p->max_conn ? p->max_conn : 1000;
 	srv->max_rcpt = p->max_rcpt ? p->max_rcpt : 100;
 	srv->max_errors = p->max_errors ? p->max_errors : 10;
@@ -1054,6 +1096,10 @@ struct smtp_server *smtp_server_new(struct event_base *base, const struct smtp_s
 	}
 	if (maildir_prepare(srv->maildir, err, errlen) < 0)
 		goto fail;
+	if ((srv->pool = maildir_pool_new(base, SMTP_COMMIT_THREADS)) == NULL) {
+		snprintf(err, errlen, "cannot start the delivery threads");
+		goto fail;
+	}
 	if (srv->starttls && (srv->ctx = tls_server_ctx_new((const char *const *)srv->cert,
 			(const char *const *)srv->key, err, errlen)) == NULL)
 		goto fail;
@@ -1117,6 +1163,7 @@ void smtp_server_free(struct smtp_server *srv)
 			srv->sessions->end_reason = "server stopped";
 		session_free(srv->sessions);
 	}
+	maildir_pool_free(srv->pool);
 	if (srv->done_ev != NULL)
 		event_free(srv->done_ev);
 	if (srv->retry_ev != NULL)

@@ -156,8 +156,10 @@ for sc in dane-ok dane-expired dane-othername rollover malformed-plus cname-mx i
 done
 h=$(tls_chain "$(addr_of dane-312)" "$port" | first_cert | spki_hash sha512sum)
 check "dane-312: 3 1 2 matches" -- grep -qx "$h" <(zone_tlsa mx1.dane-312.test. 3 1 2)
-h=$(tls_chain ::1 "$port" | first_cert | spki_hash sha512sum)
-check "dane-312 over ::1: 3 1 2 matches" -- grep -qx "$h" <(zone_tlsa mx1.dane-312.test. 3 1 2)
+if grep -q $'\t::1\t' "$dir/hosts.tsv"; then   # absent where ::1 cannot be bound
+	h=$(tls_chain ::1 "$port" | first_cert | spki_hash sha512sum)
+	check "dane-312 over ::1: 3 1 2 matches" -- grep -qx "$h" <(zone_tlsa mx1.dane-312.test. 3 1 2)
+fi
 h=$(tls_chain "$(addr_of dane-300)" "$port" | first_cert | cert_full)
 check "dane-300: 3 0 0 is the served certificate" -- grep -qx "$h" <(zone_tlsa mx1.dane-300.test. 3 0 0)
 h=$(tls_chain "$(addr_of dane-ta)" "$port" | last_cert | spki_hash sha256sum)
@@ -193,6 +195,14 @@ check "swaks in the clear to plaintext delivered" -- \
 swaks --server "$(addr_of dane-ok)" --port "$port" --to someone@elsewhere.test \
 	--from lab-test@sender.test >"$work/swaks" 2>&1
 check "a receiver refuses recipients outside its domain" -- grep -q '<\*\* 55[0-9]' "$work/swaks"
+
+# A second lab on the same port cannot listen: exit 69, one-line reason, no temp dir left.
+mkdir -p "$work/tmp2"
+TMPDIR=$work/tmp2 timeout 30 "$bin" lab up --port "$port" >"$work/out2" 2>"$work/err2"
+check "second lab on a busy port exits 69" -- test $? -eq 69
+check "second lab names the busy address" -- grep -q "127.1.0.1:$port.*cannot listen\|127.1.0.1:$port.*in use\|:$port" "$work/err2"
+check "second lab printed no readiness line" -- test ! -s "$work/out2"
+check "second lab removed its temp dir" -- test -z "$(ls -A "$work/tmp2")"
 
 check "lab stops cleanly on SIGTERM" -- stop_lab
 check "temp lab dir removed" -- test ! -e "$dir"

@@ -50,6 +50,7 @@ struct responder {
 	/* what it saw */
 	struct buf transcript;     /* "EHLO|STARTTLS|..." verbs, TLS marked "[tls]" */
 	struct buf data;           /* DATA lines with CRLF, as received (still stuffed) */
+	char mail_line[256];       /* the last MAIL command */
 	int in_data;
 };
 
@@ -88,6 +89,7 @@ static void rsp_line(struct responder *r, const char *line, size_t len)
 			conn_starttls(r->c, SSL_new(r->sctx), CONN_TLS_SERVER);
 		}
 	} else if (strcasecmp(verb, "MAIL") == 0) {
+		snprintf(r->mail_line, sizeof(r->mail_line), "%.*s", (int)len, line);
 		conn_printf(r->c, "250 2.1.0 ok\r\n");
 	} else if (strcasecmp(verb, "RCPT") == 0) {
 		if (strstr(line, "bad") != NULL)
@@ -606,6 +608,28 @@ static uint16_t closed_port(void)
 	return ntohs(sin.sin_port);
 }
 
+static void test_deliver_smtputf8(void **state)
+{
+	const char *rcpts[] = {"j\xc3\xb6rg@example.test"};
+	struct env *e = env_new();
+	(void)state;
+
+	deliver(e, rcpts, 1, "Subject: x\n\nbody\n");
+	EXPECT(&e->o, SMTP_FAIL_REJECTED, SMTP_ST_EHLO2);
+	assert_non_null(strstr(e->o.res.reason, "SMTPUTF8 (RFC 6531)"));
+	assert_string_equal(e->r.mail_line, "");
+
+	rsp_fini(&e->r);
+	rsp_init(&e->r, e->base, F.sctx);
+	e->r.ehlo = "250-mx\r\n250-SIZE\r\n250-SMTPUTF8\r\n250 STARTTLS\r\n";
+	deliver(e, rcpts, 1, "Subject: x\n\nbody\n");
+	EXPECT(&e->o, SMTP_FAIL_NONE, SMTP_ST_QUIT);
+	assert_true(e->o.res.delivered);
+	/* SIZE counts the message as sent: CRLF line ends (17 bytes with LF -> 20) */
+	assert_string_equal(e->r.mail_line, "MAIL FROM:<sender@client.test> SIZE=20 SMTPUTF8");
+	env_free(e);
+}
+
 static void test_connect_refused_and_params(void **state)
 {
 	struct env *e = env_new();
@@ -678,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_injection_discarded),
 		cmocka_unit_test(test_deliver_dotstuffed),
 		cmocka_unit_test(test_deliver_refusals),
+		cmocka_unit_test(test_deliver_smtputf8),
 		cmocka_unit_test(test_connect_refused_and_params),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

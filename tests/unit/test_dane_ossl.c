@@ -14,6 +14,7 @@
 
 #include "clientcerts.h"
 #include "dane/dane_ossl.h"
+#include "dane/tlsa.h"
 #include "tls/chain.h"
 #include "tls/tls_client.h"
 
@@ -120,6 +121,34 @@ static void test_ee_matches_expired_other_name(void **state)
 	free(r.facts);
 }
 
+/* Every selector and matching type, computed by tlsa_from_cert(), matches where it should. */
+static void test_selectors_and_mtypes(void **state)
+{
+	static const struct {
+		uint8_t usage, selector, mtype;
+		int ca;      /* record for the CA (depth 1) instead of the leaf */
+	} cases[] = {
+		{3, 0, 0, 0}, {3, 0, 1, 0}, {3, 0, 2, 0}, {3, 1, 0, 0}, {3, 1, 1, 0}, {3, 1, 2, 0},
+		{2, 0, 0, 1}, {2, 0, 1, 1}, {2, 0, 2, 1}, {2, 1, 0, 1}, {2, 1, 1, 1}, {2, 1, 2, 1},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tlsa_rr rr;
+		struct run r;
+		char err[256];
+
+		assert_int_equal(tlsa_from_cert(cases[i].ca ? P.ca : P.leaf, cases[i].usage,
+						cases[i].selector, cases[i].mtype, &rr, err, sizeof(err)), 0);
+		run_case(P.leaf, P.leaf_key, P.ca, "mx.example.test", NULL, 0, &rr, 1, &r);
+		if (r.out.status != DANE_STATUS_VERIFIED || r.out.depth != cases[i].ca)
+			fail_msg("%u %u %u: %s depth %d (%s)", cases[i].usage, cases[i].selector,
+				 cases[i].mtype, dane_status_name(r.out.status), r.out.depth, r.out.reason);
+		assert_int_equal(r.out.mtype, cases[i].mtype);
+		free(r.facts);
+		tlsa_rr_free(&rr);
+	}
+}
+
 static void test_ta_matches_at_depth(void **state)
 {
 	unsigned char d[32];
@@ -153,13 +182,14 @@ static void test_ta_matches_at_depth(void **state)
 static void test_ta_name_mismatch(void **state)
 {
 	unsigned char d[32];
-	const char *names[] = {"mail.hoster.test", "hoster.test"};
+	const char *names[] = {"hoster.test."};
 	struct tlsa_rr rr;
 	struct run r;
 	(void)state;
 
+	/* the reason lists every name OpenSSL checked: the base domain and the others */
 	rr = rr_spki(2, P.ca, d);
-	run_case(P.leaf, P.leaf_key, P.ca, "mail.hoster.test", names, 2, &rr, 1, &r);
+	run_case(P.leaf, P.leaf_key, P.ca, "mail.hoster.test.", names, 1, &rr, 1, &r);
 	assert_int_equal(r.out.status, DANE_STATUS_NAME_MISMATCH);
 	assert_int_equal(r.out.verify_result, X509_V_ERR_HOSTNAME_MISMATCH);
 	assert_string_equal(r.out.reason, "DANE-TA(2) matched but the certificate names "
@@ -324,6 +354,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ee_matches_expired_other_name),
+		cmocka_unit_test(test_selectors_and_mtypes),
 		cmocka_unit_test(test_ta_matches_at_depth),
 		cmocka_unit_test(test_ta_name_mismatch),
 		cmocka_unit_test(test_ta_expired_and_incomplete),

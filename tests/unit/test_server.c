@@ -50,6 +50,7 @@ static int tcli_open(struct tcli *t, unsigned port)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	t->fd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(t->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return connect(t->fd, (struct sockaddr *)&sin, sizeof(sin));
 }
 
@@ -333,6 +334,8 @@ static const struct step conformance[] = {
 	{"DATA\r\n", 503},
 	{"MAIL FROM:<a@b.test> XYZ=1\r\n", 555},
 	{"MAIL FROM:a@b.test\r\n", 501},
+	{"MAIL FROM:<\xc3\xa9@b.test>\r\n", 501}, /* 8-bit without SMTPUTF8 */
+	{"MAIL FROM:<a b@b.test>\r\n", 501},
 	{"MAIL FROM:<a@b.test> SIZE=99999999999\r\n", 552},
 	{"MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME\r\n", 250},
 	{"MAIL FROM:<>\r\n", 503},             /* nested */
@@ -542,6 +545,81 @@ static void test_timeouts(void **state)
 	fini(f);
 }
 
+static void script_session_timeout(struct fix *f)
+{
+	struct tcli t;
+
+	tcli_open(&t, f->port);
+	got(f, treply(&t, NULL, 0));
+	/* Busy, never idle for the command timeout, but over the session limit. */
+	for (int i = 0; i < 12; i++) {
+		usleep(100000);
+		tsend(&t, "NOOP\r\n");
+		if (treply(&t, f->text, sizeof(f->text)) != 250)
+			break;
+	}
+	got(f, treply(&t, NULL, 0));
+	tcli_close(&t);
+}
+
+static void test_session_timeout(void **state)
+{
+	struct fix *f = *state;
+
+	f->p.cmd_timeout_ms = 1000;
+	f->p.session_timeout_ms = 500;
+	run(f, script_session_timeout);
+	assert_string_equal(buf_cstr(&f->got), "220 -1");
+	assert_non_null(strstr(f->text, "421 4.4.2"));
+	fini(f);
+}
+
+/* Random bytes (with line ends sprinkled in) in every state: replies, no crash, and the
+ * server still serves the next client. */
+static void script_garbage(struct fix *f)
+{
+	static const char *const preludes[] = {
+		"", "EHLO c\r\n", "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u@example.test>\r\nDATA\r\n",
+	};
+	unsigned seed = 7;
+	char junk[4096];
+	struct tcli t;
+
+	for (size_t p = 0; p < 3; p++) {
+		tcli_open(&t, f->port);
+		tsend(&t, preludes[p]);
+		for (int round = 0; round < 64; round++) {
+			for (size_t i = 0; i < sizeof(junk) - 1; i++) {
+				junk[i] = (char)(rand_r(&seed) & 0xff);
+				if (junk[i] == 0 || rand_r(&seed) % 61 == 0)
+					junk[i] = '\n';
+			}
+			junk[sizeof(junk) - 1] = '\0';
+			tsend(&t, junk);
+		}
+		while (treply(&t, NULL, 0) >= 0)
+			;
+		tcli_close(&t);
+	}
+	tcli_open(&t, f->port);
+	got(f, treply(&t, NULL, 0));
+	tsend(&t, "NOOP\r\n");
+	got(f, treply(&t, NULL, 0));
+	tcli_close(&t);
+}
+
+static void test_garbage(void **state)
+{
+	struct fix *f = *state;
+
+	f->p.max_errors = 1000000;
+	f->p.cmd_timeout_ms = 300;
+	f->p.data_timeout_ms = 300;
+	run(f, script_garbage);
+	assert_string_equal(buf_cstr(&f->got), "220 250");
+	fini(f);
+}
+
 static void script_maxconn(struct fix *f)
 {
 	struct tcli a, b;
@@ -723,6 +801,55 @@ static void test_shutdown(void **state)
 	fini(f);
 }
 
+/* One server, an RSA and an ECDSA chain: OpenSSL picks by the client's signature algorithms. */
+static void script_dual(struct fix *f)
+{
+	static const char *const sigalgs[] = {"RSA-PSS+SHA256:RSA+SHA256",
+					      "ECDSA+SHA256"};
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+
+	for (int i = 0; i < 2; i++) {
+		struct tcli t;
+		X509 *peer;
+		tcli_open(&t, f->port);
+		got(f, treply(&t, NULL, 0));
+		tsend(&t, "EHLO c\r\nSTARTTLS\r\n");
+		got(f, treply(&t, NULL, 0));
+		got(f, treply(&t, NULL, 0));
+		t.ssl = SSL_new(cctx);
+		if (SSL_set1_sigalgs_list(t.ssl, sigalgs[i]) != 1)
+			strcat(f->text, "bad-sigalgs ");
+		SSL_set_fd(t.ssl, t.fd);
+		if (SSL_connect(t.ssl) == 1 && (peer = SSL_get1_peer_certificate(t.ssl)) != NULL) {
+			strcat(f->text, EVP_PKEY_get_base_id(X509_get0_pubkey(peer)) == EVP_PKEY_RSA
+						? "rsa " : "ec ");
+			X509_free(peer);
+		}
+		tcli_close(&t);
+	}
+	SSL_CTX_free(cctx);
+}
+
+static void test_dual_cert(void **state)
+{
+	struct fix *f = *state;
+	char rcert[128], rkey[128];
+	EVP_PKEY *rsa = EVP_RSA_gen(2048);
+	X509 *rx = tc_cert(rsa, "mx-rsa.example.test", NULL, NULL, 0);
+
+	snprintf(rcert, sizeof(rcert), "%s/rsa.pem", f->dir);
+	snprintf(rkey, sizeof(rkey), "%s/rsa.key", f->dir);
+	assert_int_equal(tc_write(rcert, &rx, 1, rkey, rsa), 0);
+	f->p.cert_files[1] = rcert;
+	f->p.key_files[1] = rkey;
+	run(f, script_dual);
+	assert_string_equal(buf_cstr(&f->got), "220 250 220 220 250 220");
+	assert_string_equal(f->text, "rsa ec ");
+	X509_free(rx);
+	EVP_PKEY_free(rsa);
+	fini(f);
+}
+
 static void test_bad_config(void **state)
 {
 	struct fix *f = *state;
@@ -748,10 +875,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_error_limit, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_session_timeout, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_max_conn, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_starttls_injection, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_reload, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_dual_cert, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, fix_setup, fix_teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);

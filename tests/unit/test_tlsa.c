@@ -370,6 +370,60 @@ static void test_cross_check_openssl_cli(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* Hostile text: random sequences of record-like tokens and bytes. Whatever comes in, the
+ * parser returns a code, leaves out untouched on failure, and on success yields data
+ * within bounds whose formatted form parses back to the same record. */
+static void test_parse_random(void **state)
+{
+	static const char *const toks[] = {
+		"3", "1", "0", "2", "255", "256", "DANE-EE", "spki", "SHA2-512", "TLSA", "IN", "(",
+		")", ";", "\n", " ", "\t", "ab", "cd", "0", "f", "zz", "-1", "_25._tcp.x.", "\x01",
+		"\xff", "99999999999", "",
+	};
+	static const char *const prefixes[] = {
+		"", "3 1 1 ", "DANE-TA Cert Full ", "_25._tcp.a. IN TLSA 2 0 2 ",
+	};
+	unsigned seed = 7;
+	char in[512];
+	int parsed = 0;
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		struct tlsa_rr rr = {0, 0, 0, 0, NULL}, back;
+		char err[TLSA_ERRLEN];
+		size_t o = strlen(prefixes[round % 4]);
+		int n;
+		memcpy(in, prefixes[round % 4], o);
+		seed = seed * 1103515245u + 12345u;
+		n = (int)(seed >> 16) % 12;
+		for (int t = 0; t < n; t++) {
+			const char *tok;
+			seed = seed * 1103515245u + 12345u;
+			tok = toks[(seed >> 16) % (sizeof(toks) / sizeof(toks[0]))];
+			if (o + strlen(tok) + 2 >= sizeof(in))
+				break;
+			memcpy(in + o, tok, strlen(tok));
+			o += strlen(tok);
+			if ((seed >> 8) & 1)
+				in[o++] = ' ';
+		}
+		in[o] = '\0';
+		if (tlsa_parse(in, &rr, err, sizeof(err)) != TLSA_OK) {
+			assert_null(rr.data);
+			assert_true(strlen(err) > 0 && strchr(err, '\n') == NULL);
+			continue;
+		}
+		assert_true(rr.len > 0 && rr.len <= TLSA_DATA_MAX);
+		parsed++;
+		char *text = rdata(&rr);
+		assert_int_equal(tlsa_parse(text, &back, NULL, 0), TLSA_OK);
+		assert_true(tlsa_rr_equal(&rr, &back));
+		free(text);
+		tlsa_rr_free(&back);
+		tlsa_rr_free(&rr);
+	}
+	if (parsed < 500) fail_msg("only %d parsed", parsed);   /* the round trip was exercised, not only the errors */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_parse_forms),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parse_length_bound),
+		cmocka_unit_test(test_parse_random),
 		cmocka_unit_test(test_format_zone_and_helpers),
 		cmocka_unit_test(test_load_pem_der),
 		cmocka_unit_test(test_load_errors),
