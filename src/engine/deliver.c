@@ -147,8 +147,10 @@ static void record_rcpts(struct deliver_job *job, const struct check_host *h,
 		if (rr != NULL && rr->accepted && r->delivered) {
 			d->status = RCPT_DELIVERED;
 			str_copy(d->reply, r->final_reply, sizeof(d->reply));
-			str_printf(d->reason, sizeof(d->reason), "delivered to %s [%s] (%s)", h->name,
-				   r->peer, d->tls);
+			/* r->peer is "127.0.0.1:25" or, for IPv6, already bracketed "[::1]:25" */
+			str_printf(d->reason, sizeof(d->reason),
+				   r->peer[0] == '[' ? "delivered to %s %s (%s)" : "delivered to %s [%s] (%s)",
+				   h->name, r->peer, d->tls);
 		} else if (rr != NULL && rr->code >= 500) {
 			d->status = RCPT_BOUNCED;
 			d->bounce = BOUNCE_RCPT;
@@ -161,6 +163,26 @@ static void record_rcpts(struct deliver_job *job, const struct check_host *h,
 				   rr != NULL && rr->code ? rr->reply : r->reason);
 		}
 	}
+}
+
+/* The security verdict a session reached (it met the host's TLS requirement). */
+static enum verdict security_reached(const struct deliver_job *job, const struct smtp_client_result *r,
+				     const struct deliver_attempt *at)
+{
+	if (at->matched)
+		return job->res->dest->mx_lookup.sec == DNS_SEC_SECURE ? VERDICT_VERIFIED : VERDICT_TRUSTED;
+	return r->tls ? VERDICT_OPPORTUNISTIC : VERDICT_PLAINTEXT;
+}
+
+/* MAIL was accepted, no recipient was, and at least one RCPT got a 5xx. */
+static int rcpt_5xx(const struct smtp_client_result *r)
+{
+	if (r->rcpts_accepted != 0 || r->mail_code < 200 || r->mail_code >= 300 || r->rcpt == NULL)
+		return 0;
+	for (size_t i = 0; i < r->nrcpts; i++)
+		if (r->rcpt[i].code >= 500)
+			return 1;
+	return 0;
 }
 
 static void session_done(struct smtp_client *sc, const struct smtp_client_result *r, void *arg)
@@ -186,9 +208,7 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 		at->depth = r->dane.depth;
 	}
 	if (r->delivered) {
-		at->v = at->matched ? (job->res->dest->mx_lookup.sec == DNS_SEC_SECURE ? VERDICT_VERIFIED
-										 : VERDICT_TRUSTED)
-				    : r->tls ? VERDICT_OPPORTUNISTIC : VERDICT_PLAINTEXT;
+		at->v = security_reached(job, r, at);
 		str_copy(at->reason, r->final_reply, sizeof(at->reason));
 		record_rcpts(job, h, r);
 		job->res->delivered = 1;
@@ -199,14 +219,21 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 	str_copy(at->reason, r->reason, sizeof(at->reason));
 	at->v = r->fail == SMTP_FAIL_DANE || (r->fail == SMTP_FAIL_TLS && job->cur_req >= SMTP_TLS_ENCRYPT)
 			? VERDICT_DANE_FAIL : VERDICT_TEMPFAIL;
+	/* Refused over a session whose TLS met the host's requirement: the attempt's security
+	 * verdict is what was reached; the refusal is in the reason and the recipients. */
+	if (r->fail == SMTP_FAIL_REJECTED && (r->tls || job->cur_req < SMTP_TLS_ENCRYPT))
+		at->v = security_reached(job, r, at);
+	if (r->fail == SMTP_FAIL_REJECTED && rcpt_5xx(r)) {
+		/* MAIL accepted, no RCPT: each recipient by its own reply, whatever the last
+		 * reply was. A 5xx is final (no other MX is asked for it), a 4xx deferred. */
+		record_rcpts(job, h, r);
+		smtp_client_free(sc);
+		job_done(job);
+		return;
+	}
 	if (r->fail == SMTP_FAIL_REJECTED && !r->temporary) {
 		/* A 5xx from an MX is final (RFC 5321 §4.2.1): no other MX is asked. */
-		enum bounce_kind bk = r->rcpts_accepted == 0 && r->mail_code < 500 && r->nrcpts > 0 &&
-				      r->rcpt != NULL && r->rcpt[0].code >= 500 ? BOUNCE_RCPT : BOUNCE_MESSAGE;
-		if (bk == BOUNCE_RCPT)
-			record_rcpts(job, h, r);
-		else
-			all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "refused by %s: %s", h->name, r->reason);
+		all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "refused by %s: %s", h->name, r->reason);
 		smtp_client_free(sc);
 		job_done(job);
 		return;
@@ -243,8 +270,11 @@ static int start_session(struct deliver_job *job, struct check_host *h, struct c
 		p.refnames = job->names;
 		p.nrefnames = job->refs.n;
 	}
+	/* --timeout bounds every phase but the wait for the reply to the final dot, which keeps
+	 * RFC 5321 4.5.3.2.6's 10 minutes: giving up earlier risks a duplicate (RFC 1047). */
 	if (t > 0)
-		p.to.connect_ms = p.to.banner_ms = p.to.ehlo_ms = p.to.starttls_ms = p.to.tls_ms = t;
+		p.to.connect_ms = p.to.banner_ms = p.to.ehlo_ms = p.to.starttls_ms = p.to.tls_ms =
+			p.to.mail_ms = p.to.rcpt_ms = p.to.data_ms = p.to.data_block_ms = p.to.quit_ms = t;
 	p.mail_from = job->p.mail_from;
 	p.rcpts = job->p.rcpts;
 	p.nrcpts = job->p.nrcpts;
@@ -319,6 +349,11 @@ static void try_next(struct deliver_job *job)
 		}
 		all_rcpts(job->res, RCPT_DEFERRED, BOUNCE_NONE, "no MX host took the message: %s",
 			  job->res->nattempts ? why : "no MX host to try");
+		/* deliver.h: mx is "the host that took it, or the last one tried" */
+		for (size_t i = 0; i < job->res->nrcpts && job->res->nattempts > 0; i++)
+			if (job->res->rcpts[i].mx[0] == '\0')
+				str_copy(job->res->rcpts[i].mx, job->res->attempts[job->res->nattempts - 1].host,
+					 sizeof(job->res->rcpts[i].mx));
 	}
 	job_done(job);
 }
