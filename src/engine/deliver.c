@@ -28,6 +28,7 @@ struct deliver_job {
 	struct refnames refs;
 	const char *names[POLICY_REFNAMES_MAX];
 	enum smtp_tls_req cur_req;
+	size_t local_refusals;       /* MX hosts the message could not be sent to as it is */
 	deliver_done_cb cb;
 	void *arg;
 };
@@ -231,13 +232,19 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 		job_done(job);
 		return;
 	}
-	if (r->fail == SMTP_FAIL_REJECTED && !r->temporary) {
-		/* A 5xx from an MX is final (RFC 5321 §4.2.1): no other MX is asked. */
+	if (r->fail == SMTP_FAIL_REJECTED && !r->temporary &&
+	    (r->mail_code >= 500 || r->data_code >= 500 || r->final_code >= 500)) {
+		/* A 5xx to MAIL or to the message, over a session whose TLS met the host's
+		 * requirement, is final (RFC 5321 §4.2.1): no other MX is asked. A 5xx before
+		 * MAIL (a greeting or EHLO reply, unauthenticated plaintext a man in the middle
+		 * can forge) is not: the next address or host is tried, as Postfix does. */
 		all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "refused by %s: %s", h->name, r->reason);
 		smtp_client_free(sc);
 		job_done(job);
 		return;
 	}
+	if (r->fail == SMTP_FAIL_REJECTED && !r->temporary && r->stage >= SMTP_ST_MAIL && r->mail_code == 0)
+		job->local_refusals++;  /* SIZE or 8BITMIME: this MX cannot take it; another may */
 	smtp_client_free(sc);
 	job->sc = NULL;
 	job->ai++;
@@ -325,6 +332,20 @@ static void try_next(struct deliver_job *job)
 		for (; job->ai < h->naddrs; job->ai++)
 			if (start_session(job, h, &h->addrs[job->ai]) == 0)
 				return;
+	}
+	/* Nothing delivered. When every host that was reached refused the message as it is
+	 * (too big, 8-bit data without 8BITMIME), no retry can help: it bounces. */
+	if (job->local_refusals > 0) {
+		size_t reached = 0;
+		for (size_t i = 0; i < job->res->nattempts; i++)
+			reached += job->res->attempts[i].address[0] != '\0' &&
+				   job->res->attempts[i].v != VERDICT_TEMPFAIL;
+		if (reached == job->local_refusals) {
+			all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "%s",
+				  job->res->attempts[job->res->nattempts - 1].reason);
+			job_done(job);
+			return;
+		}
 	}
 	/* Nothing delivered: every host's reason is in the attempts. */
 	if (job->p.level == DELIVER_DANE_ONLY && job->res->nattempts > 0) {
