@@ -243,7 +243,7 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 		job_done(job);
 		return;
 	}
-	if (r->fail == SMTP_FAIL_REJECTED && !r->temporary && r->stage >= SMTP_ST_MAIL && r->mail_code == 0)
+	if (r->fail == SMTP_FAIL_REJECTED && r->local_refusal)
 		job->local_refusals++;  /* SIZE or 8BITMIME: this MX cannot take it; another may */
 	smtp_client_free(sc);
 	job->sc = NULL;
@@ -341,8 +341,9 @@ static void try_next(struct deliver_job *job)
 			reached += job->res->attempts[i].address[0] != '\0' &&
 				   job->res->attempts[i].v != VERDICT_TEMPFAIL;
 		if (reached == job->local_refusals) {
-			all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "%s",
-				  job->res->attempts[job->res->nattempts - 1].reason);
+			const struct deliver_attempt *last = &job->res->attempts[job->res->nattempts - 1];
+			all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "refused by %s: %s",
+				  last->host, last->reason);
 			job_done(job);
 			return;
 		}

@@ -437,6 +437,7 @@ static void start_txn(struct smtp_client *sc)
 	char size[32] = "";
 
 	if ((e->flags & EHLO_SIZE) && e->size_max > 0 && sc->msg_size > e->size_max) {
+		sc->res.local_refusal = 1;
 		fail(sc, SMTP_FAIL_REJECTED, "message of %zu bytes exceeds the server's SIZE "
 		     "limit of %llu bytes (RFC 1870): not sent", sc->msg_size,
 		     (unsigned long long)e->size_max);
@@ -444,12 +445,14 @@ static void start_txn(struct smtp_client *sc)
 		return;
 	}
 	if (sc->utf8_addrs && !(e->flags & EHLO_SMTPUTF8)) {
+		sc->res.local_refusal = 1;
 		fail(sc, SMTP_FAIL_REJECTED, "internationalized address and the server does not "
 		     "offer SMTPUTF8 (RFC 6531): not sent");
 		quit(sc);
 		return;
 	}
 	if (sc->msg8 && !(e->flags & EHLO_8BITMIME)) {
+		sc->res.local_refusal = 1;
 		fail(sc, SMTP_FAIL_REJECTED, "8-bit message and the server does not offer "
 		     "8BITMIME (RFC 6152): not sent");
 		quit(sc);
