@@ -20,8 +20,11 @@ if [ "${DANEMX_INTEROP_NS:-}" != 1 ]; then
 	for c in posttls-finger unshare ip python3 timeout ss; do
 		command -v "$c" >/dev/null 2>&1 || why="${why:+$why; }no $c"
 	done
-	if [ -z "$why" ] && ! unshare -mn true 2>/dev/null; then
-		why="unshare -mn refused (container without CAP_SYS_ADMIN?)"
+	# unshare's own words tell a container without CAP_SYS_ADMIN ("Operation not
+	# permitted") from a chroot whose / is not a mount point ("cannot change root
+	# filesystem propagation"; bind-mount the root onto itself).
+	if [ -z "$why" ] && ! err=$(unshare -mn true 2>&1); then
+		why="unshare -mn refused: ${err:-no reason given}"
 	fi
 	if [ -n "$why" ]; then
 		echo "SKIP: interop with posttls-finger not run: $why"
