@@ -51,8 +51,8 @@ const struct command cmd_check_def = {
 	CLI_DNS_HELP
 	"Exit status (also with --nagios): 0 every domain verified, trusted or takes no mail;\n"
 	"1 some domain without DANE (opportunistic, plaintext, encrypt-only); 2 some domain\n"
-	"fails (dane-fail, tempfail); 3 the resolver cannot validate DNSSEC; 64 usage; 69/78\n"
-	"resolver unavailable / bad configuration.\n",
+	"fails (dane-fail, tempfail); 3 the resolver cannot validate DNSSEC; 64 usage; 69 the\n"
+	"--resolver does not answer; 78 a bad trust anchor or DNS configuration.\n",
 };
 
 enum {
@@ -110,6 +110,10 @@ static void run_done(struct check_result *res, void *arg)
 	run->running--;
 	run_print_ready(run);
 	run_next(run);
+	/* Every domain is done: stop, even while libunbound still retries queries that the
+	 * DNS layer has already timed out for us. */
+	if (run->running == 0 && run->next >= run->ndomains)
+		event_base_loopbreak(run->base);
 }
 
 static void run_next(struct check_run *run)
@@ -338,6 +342,13 @@ static int cmd_check_run(int argc, char **argv)
 		goto out;
 	}
 	if (preflight_run(run.base, dns, err, sizeof(err)) < 0) {
+		/* A forwarder that does not answer at all is unavailable, not a validation fault. */
+		if (dopts.resolver != NULL &&
+		    dns_resolver_answers(dopts.resolver, dopts.timeout_ms ? dopts.timeout_ms : 2000) == 0) {
+			fprintf(stderr, "danemx: check: resolver %s does not answer\n", dopts.resolver);
+			rc = EX_UNAVAILABLE;
+			goto out;
+		}
 		rc = validation_failed(&run, err);
 		goto out;
 	}

@@ -31,6 +31,11 @@ t_check "the wrong anchor differs" ! cmp -s "$TMPD/wrong.ds" "$DANEMX_LAB_ANCHOR
 t_expect "wrong trust anchor exits 3" 3 $?
 t_check "nagios UNKNOWN: resolver cannot validate" grep -q "^DANE UNKNOWN - resolver cannot validate DNSSEC" "$TMPD/wrong.out"
 
+# A resolver address where nothing answers: unavailable (69), named, quickly.
+"$bin" check --resolver 127.0.0.1@9 --trust-anchor "$DANEMX_LAB_ANCHOR" --timeout 1 dane-ok.test >/dev/null 2>"$TMPD/silent.err"
+t_expect "silent resolver exits 69" 69 $?
+t_check "silent resolver is named" grep -q "resolver 127.0.0.1@9 does not answer" "$TMPD/silent.err"
+
 lab_stop
 t_check "the lab's unbound daemon is gone" ! pgrep -f "unbound -d -c $LAB_DIR" >/dev/null
 t_summary
