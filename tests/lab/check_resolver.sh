@@ -11,7 +11,8 @@ src=$2
 dport=
 for _ in $(seq 1 20); do
 	p=$((40000 + RANDOM % 20000))
-	if ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then dport=$p; break; fi
+	# unbound binds UDP and TCP on the port: both must be free
+	if ! ss -Hlntu "sport = :$p" 2>/dev/null | grep -q .; then dport=$p; break; fi
 done
 [ -n "$dport" ] || { echo "FAIL: no free UDP port"; exit 1; }
 lab_start --dns-listen "127.0.0.1@$dport" || exit 1

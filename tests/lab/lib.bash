@@ -64,7 +64,8 @@ lab_start() {
 	[ -n "$port" ] || port=$(lab_free_port) || { echo "FAIL: no free port"; return 1; }
 	"$bin" lab up --port "$port" "$@" >"$TMPD/lab.out" 2>"$TMPD/lab.err" &
 	LAB_PID=$!
-	for _ in $(seq 1 100); do
+	# Normally ~1 s; the bound is generous for a loaded machine (ctest -j, sanitizers).
+	for _ in $(seq 1 600); do
 		grep -q '^lab ready: ' "$TMPD/lab.out" 2>/dev/null && break
 		kill -0 "$LAB_PID" 2>/dev/null || break
 		sleep 0.1
