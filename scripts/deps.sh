@@ -5,7 +5,7 @@
 set -eu
 # nettle-dev: libunbound.pc names hogweed and nettle (Requires.private), but libunbound-dev
 # does not depend on nettle-dev, so pkg-config fails on a fresh machine without it.
-BUILD="cmake make gcc pkg-config libssl-dev libunbound-dev nettle-dev libldns-dev libevent-dev libcmocka-dev dns-root-data openssl ca-certificates"
+BUILD="cmake make gcc pkg-config libssl-dev libunbound-dev nettle-dev libldns-dev libevent-dev libcmocka-dev dns-root-data openssl ca-certificates libidn2-dev"
 PEERS="clang-tidy unbound postfix swaks ldnsutils gnutls-bin hash-slinger iproute2 procps libnet-ssleay-perl python3"
 case "${1:-all}" in
   build) want="$BUILD" ;;

@@ -246,7 +246,6 @@ static int cmd_check_run(int argc, char **argv)
 	run.concurrency = 32;
 	run.params.port = 25;
 	run.params.insecure_mx_dane = 1;
-	run.params.connect = 1;
 	run.params.both_keys = 1;
 	while ((c = getopt_long(argc, argv, "46", longopts, NULL)) != -1) {
 		int r = cli_dns_option(c, optarg, &dopts);

@@ -420,7 +420,6 @@ static int run_one(struct demo *dm, struct demo_test *t, int idx)
 	dp.check.helo = "sender.test";
 	dp.check.families = CHECK_INET;
 	dp.check.insecure_mx_dane = 1;
-	dp.check.connect = 1;
 	dp.check.timeout_ms = 5000;
 	dp.level = DELIVER_DANE;
 	dp.mail_from = "alice@sender.test";

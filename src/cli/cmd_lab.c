@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "cli/commands.h"
+#include "lab/bulk.h"
 #include "lab/receivers.h"
 #include "lab/world.h"
 #include "util/buf.h"
@@ -35,8 +36,8 @@ static int cmd_lab_run(int argc, char **argv);
 
 const struct command cmd_lab_def = {
 	"lab", cmd_lab_run, "run the offline DNSSEC/DANE lab (zones, certificates, receivers)",
-	"danemx lab up [--dir DIR] [--port N] [--dns-listen ADDR@PORT]\n"
-	"       danemx lab build --dir DIR [--port N] [--dns-listen ADDR@PORT]\n"
+	"danemx lab up [--dir DIR] [--port N] [--dns-listen ADDR@PORT] [--bulk N [--bulk-addrs K]]\n"
+	"       danemx lab build --dir DIR [--port N] [--dns-listen ADDR@PORT] [--bulk N [--bulk-addrs K]]\n"
 	"       danemx lab list [--json]",
 	"Subcommands:\n"
 	"  up        build the lab, start its receivers, print \"lab ready: DIR\",\n"
@@ -49,6 +50,11 @@ const struct command cmd_lab_def = {
 	"  --port N               the SMTP port of every receiver (default 10025)\n"
 	"  --dns-listen ADDR@PORT also run unbound(8) there, serving the lab zones to\n"
 	"                         peers that use a system resolver (loopback only)\n"
+	"  --bulk N               also N generated DANE domains bulkNNNNN.test (one MX\n"
+	"                         each, TLSA 3 1 1, 4% planted failures), listed in DIR/bulk.txt\n"
+	"                         with verdicts in DIR/bulk-expect.tsv (docs/scan.md)\n"
+	"  --bulk-addrs K         the bulk MX hosts share K receiver addresses 127.2.x.y\n"
+	"                         (default 64; 1 puts them all behind one address)\n"
 	"  --json                 list: JSON instead of text\n",
 };
 
@@ -68,6 +74,8 @@ struct lab_opts {
 	const char *dns_listen;
 	unsigned port;
 	int json;
+	unsigned bulk, bulk_addrs;
+	struct lab_bulk *b;          /* the bulk lab, when --bulk */
 };
 
 static int parse_port(const char *s, unsigned *out)
@@ -78,6 +86,19 @@ static int parse_port(const char *s, unsigned *out)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || *s == '\0' || *end != '\0' || v < 1 || v > 65535)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_count(const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *s < '0' || *s > '9' || *end != '\0' || v < 1 || v > max)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
@@ -107,6 +128,8 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 		{"port", required_argument, NULL, 'p'},
 		{"dns-listen", required_argument, NULL, 'D'},
 		{"json", no_argument, NULL, 'j'},
+		{"bulk", required_argument, NULL, 'b'},
+		{"bulk-addrs", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -117,6 +140,16 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 		switch (ch) {
 		case 'd': o->dir = optarg; break;
 		case 'j': o->json = 1; break;
+		case 'b':
+		case 'a':
+			if (parse_count(optarg, ch == 'b' ? LAB_BULK_MAX : LAB_BULK_ADDRS_MAX,
+					ch == 'b' ? &o->bulk : &o->bulk_addrs) != 0) {
+				fprintf(stderr, "danemx lab: --%s: '%s' is not 1-%u\n",
+					ch == 'b' ? "bulk" : "bulk-addrs", optarg,
+					ch == 'b' ? LAB_BULK_MAX : LAB_BULK_ADDRS_MAX);
+				return -1;
+			}
+			break;
 		case 'p':
 			if (parse_port(optarg, &o->port) != 0) {
 				fprintf(stderr, "danemx lab: --port: '%s' is not a port 1-65535\n", optarg);
@@ -134,6 +167,8 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 			return -1;
 		}
 	}
+	if (o->bulk_addrs > 0 && o->bulk == 0)
+		return -1;
 	return optind == argc ? 0 : -1;
 }
 
@@ -173,7 +208,7 @@ static int lab_list(const struct lab_opts *o)
 	size_t n;
 	const struct lab_scenario *sc = lab_scenarios(&n);
 
-	if (o->dir != NULL || o->dns_listen != NULL)
+	if (o->dir != NULL || o->dns_listen != NULL || o->bulk > 0)
 		return -1;
 	if (o->json) {
 		list_json(sc, n);
@@ -208,12 +243,21 @@ static int have_ipv6_loopback(void)
 	return ok;
 }
 
-static int build(const struct lab_opts *o, const char *dir, struct lab_world **w)
+static int build(struct lab_opts *o, const char *dir, struct lab_world **w)
 {
-	struct lab_world_opts wo = {o->port, o->dns_listen, !have_ipv6_loopback()};
+	struct lab_world_opts wo = {o->port, o->dns_listen, !have_ipv6_loopback(), NULL, NULL};
 	char err[512];
 
-	if (lab_world_build(dir, &wo, w, err, sizeof(err)) != 0) {
+	if (o->bulk > 0) {
+		if ((o->b = lab_bulk_new(o->bulk, o->bulk_addrs)) == NULL) {
+			fprintf(stderr, "danemx lab: out of memory\n");
+			return EX_OSERR;
+		}
+		wo.extra_zones = lab_bulk_zones;
+		wo.extra_arg = o->b;
+	}
+	if (lab_world_build(dir, &wo, w, err, sizeof(err)) != 0 ||
+	    (o->b != NULL && lab_bulk_write_lists(o->b, dir, err, sizeof(err)) != 0)) {
 		fprintf(stderr, "danemx lab: %s\n", err);
 		return EX_CANTCREAT;
 	}
@@ -317,7 +361,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(u->base);
 }
 
-static int run_loop(struct lab_up *u, const struct lab_world *w)
+static int run_loop(struct lab_up *u, const struct lab_world *w, struct lab_bulk *bulk)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGCHLD};
 	struct event *ev[3] = {NULL, NULL, NULL};
@@ -329,13 +373,19 @@ static int run_loop(struct lab_up *u, const struct lab_world *w)
 		fprintf(stderr, "danemx lab: %s\n", err);
 		return EX_UNAVAILABLE;
 	}
+	if (bulk != NULL && lab_bulk_start(bulk, u->base, w->port, w->mail_root, err, sizeof(err)) != 0) {
+		fprintf(stderr, "danemx lab: %s\n", err);
+		lab_receivers_stop(rx);
+		return EX_UNAVAILABLE;
+	}
 	for (int i = 0; i < 3; i++)
 		if ((ev[i] = evsignal_new(u->base, sigs[i], on_signal, u)) == NULL || evsignal_add(ev[i], NULL) != 0) {
 			fprintf(stderr, "danemx lab: cannot install signal handlers\n");
 			rc = EX_OSERR;
 			goto out;
 		}
-	log_info("lab: %zu receiver addresses on port %u", lab_receivers_nlisten(rx), w->port);
+	log_info("lab: %zu receiver addresses on port %u", lab_receivers_nlisten(rx) + lab_bulk_nlisten(bulk),
+		 w->port);
 	printf("lab ready: %s\n", w->dir);
 	fflush(stdout);
 	event_base_dispatch(u->base);
@@ -349,7 +399,7 @@ out:
 	return rc;
 }
 
-static int lab_up(const struct lab_opts *o)
+static int lab_up(struct lab_opts *o)
 {
 	char tmp[PATH_MAX];
 	const char *dir = o->dir, *tmpdir = getenv("TMPDIR");
@@ -380,9 +430,11 @@ static int lab_up(const struct lab_opts *o)
 			goto out;
 		}
 	}
-	rc = run_loop(&u, w);
+	rc = run_loop(&u, w, o->b);
 out:
 	stop_child(u.unbound);
+	lab_bulk_free(o->b);   /* its receivers use the loop: before the base goes */
+	o->b = NULL;
 	if (u.base != NULL)
 		event_base_free(u.base);
 	lab_world_free(w);
@@ -412,6 +464,7 @@ static int cmd_lab_run(int argc, char **argv)
 	if (strcmp(sub, "build") == 0 && o.dir != NULL) {
 		if ((rc = build(&o, o.dir, &w)) == EX_OK)
 			printf("lab built: %s\n", o.dir);
+		lab_bulk_free(o.b);
 		lab_world_free(w);
 		return rc;
 	}

@@ -368,7 +368,6 @@ static int cmd_send_run(int argc, char **argv)
 	dp.level = DELIVER_DANE;
 	dp.check.port = 25;
 	dp.check.insecure_mx_dane = 1;
-	dp.check.connect = 1;
 	while ((c = getopt_long(argc, argv, "46", longopts, NULL)) != -1) {
 		int r = cli_dns_option(c, optarg, &dopts);
 		if (r < 0) {

@@ -27,5 +27,6 @@ extern const struct command cmd_lookup_def;
 extern const struct command cmd_serve_def;
 extern const struct command cmd_lab_def;
 extern const struct command cmd_tlsa_def;
+extern const struct command cmd_scan_def;
 
 #endif

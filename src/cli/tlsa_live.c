@@ -119,7 +119,6 @@ static int live_run(struct live *lv, const char *cmd, const struct dns_opts *dop
 	lv->params.dns = lv->dns;
 	lv->params.ssl_ctx = lv->ctx;
 	lv->params.helo = lv->helo;
-	lv->params.connect = 1;
 	lv->params.insecure_mx_dane = 1;
 	lv->params.both_keys = 1;
 	lv->params.timeout_ms = dopts->timeout_ms ? dopts->timeout_ms : 30000;

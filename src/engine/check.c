@@ -564,6 +564,7 @@ static void host_start_probes(struct host_state *hs)
 	req.refs = &refs;
 	req.both_keys = job->p.both_keys;
 	req.timeout_ms = job->p.timeout_ms;
+	req.iplimit = job->p.iplimit;
 	for (size_t i = 0; i < h->naddrs; i++) {
 		hs->pending++;
 		if (probe_address(&req, &h->addrs[i], address_done, hs) < 0)

@@ -19,6 +19,7 @@
 struct event_base;
 struct dns_ctx;
 struct smtp_client_result;
+struct iplimit;
 
 #define CHECK_REASON_MAX 512
 #define CHECK_MAX_HOSTS 32         /* MX hosts considered, in preference order */
@@ -119,7 +120,6 @@ struct check_params {
 	const char *helo;          /* EHLO name */
 	int families;              /* CHECK_INET | CHECK_INET6 */
 	int insecure_mx_dane;      /* 1: enforce secure TLSA below an insecure MX RRset (trusted) */
-	int connect;               /* 0: DNS only, no probes */
 	int resolve_only;          /* stop after the TLS requirement: no probes, no verdicts
 				      (send's delivery stage takes over from there) */
 	int both_keys;             /* probe ECDSA and RSA separately where DANE applies */
@@ -127,6 +127,8 @@ struct check_params {
 	size_t max_hosts;          /* MX hosts considered, in preference order */
 	int host_only;             /* the name is an MX host: no MX lookup, it is the only host
 				      (as if a secure MX RRset named it; tlsa fetch) */
+	struct iplimit *iplimit;   /* optional per-address connection cap (engine/iplimit.h),
+				      shared by all checks; NULL: no cap */
 };
 
 typedef void (*check_done_cb)(struct check_result *res, void *arg);

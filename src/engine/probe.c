@@ -26,6 +26,8 @@ struct addr_probe {
 	void (*done)(struct check_address *, void *);
 	void *arg;
 	struct smtp_client *sc;
+	struct iplimit_ticket slot;    /* the per-address connection slot (req.iplimit) */
+	enum tls_keytype kt;           /* the key type of the session waiting for its slot */
 };
 
 static enum smtp_tls_req smtp_req_of(enum check_tls_req r)
@@ -178,6 +180,7 @@ static void probe_cb(struct smtp_client *sc, const struct smtp_client_result *r,
 	probe_judge(ap, pr, r);
 	smtp_client_free(sc);
 	ap->sc = NULL;
+	iplimit_release(ap->req.iplimit, &ap->slot);
 	r = pr->client;
 	if (r == NULL) {
 		probe_finish(ap);
@@ -206,7 +209,7 @@ static void probe_cb(struct smtp_client *sc, const struct smtp_client_result *r,
 	probe_finish(ap);
 }
 
-static int probe_launch(struct addr_probe *ap, enum tls_keytype kt)
+static int probe_connect(struct addr_probe *ap, enum tls_keytype kt)
 {
 	struct smtp_client_params p;
 	struct check_probe *pr = &ap->a->probes[ap->a->nprobes - 1];
@@ -240,6 +243,41 @@ static int probe_launch(struct addr_probe *ap, enum tls_keytype kt)
 		return -1;
 	}
 	return 0;
+}
+
+/* A queued session got its slot: connect now, or finish the address as failed. */
+static void probe_granted(void *arg)
+{
+	struct addr_probe *ap = arg;
+
+	if (probe_connect(ap, ap->kt) == 0)
+		return;
+	iplimit_release(ap->req.iplimit, &ap->slot);
+	if (ap->a->nprobes == 2)
+		ap->a->nprobes = 1;   /* as when the second session cannot start at once */
+	probe_finish(ap);
+}
+
+/* Connect now, or once the address has a free slot (req.iplimit). */
+static int probe_launch(struct addr_probe *ap, enum tls_keytype kt)
+{
+	int r;
+
+	ap->kt = kt;
+	if (ap->req.iplimit != NULL) {
+		r = iplimit_acquire(ap->req.iplimit, ap->a->addr.text, &ap->slot, probe_granted, ap);
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			probe_reason(&ap->a->probes[ap->a->nprobes - 1], "probe not started: out of memory");
+			ap->a->probes[ap->a->nprobes - 1].v = VERDICT_TEMPFAIL;
+			return -1;
+		}
+	}
+	if (probe_connect(ap, kt) == 0)
+		return 0;
+	iplimit_release(ap->req.iplimit, &ap->slot);
+	return -1;
 }
 
 int probe_address(const struct probe_req *req, struct check_address *a,

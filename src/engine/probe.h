@@ -14,6 +14,7 @@
 
 #include "dane/policy.h"
 #include "engine/check.h"
+#include "engine/iplimit.h"
 
 #define DANE_PROBE_RR_MAX 32
 
@@ -30,6 +31,7 @@ struct probe_req {
 	const struct refnames *refs;   /* reference identifiers for DANE-TA */
 	int both_keys;                 /* also probe the other key type where DANE applies */
 	unsigned timeout_ms;
+	struct iplimit *iplimit;       /* optional: a slot per session, taken before connect */
 };
 
 /* Probe one address; fills a->probes[], a->v, a->reason, a->ignorable, then calls done

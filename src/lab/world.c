@@ -514,6 +514,9 @@ static int build_all(struct build *b)
 	for (size_t i = 0; i < NSCEN; i++)
 		if (build_scenario(b, &scenarios[i]) != 0)
 			return -1;
+	if (b->opts->extra_zones != NULL &&
+	    b->opts->extra_zones(b->opts->extra_arg, b->zs, &w->pki, b->certdir, b->err, b->errlen) != 0)
+		return -1;
 	if (pjoin(dnsdir, sizeof(dnsdir), w->dir, "dns") != 0)
 		return str_err(-1, b->err, b->errlen, "lab directory name is too long");
 	if (lab_zoneset_write(b->zs, dnsdir, &w->dns, b->err, b->errlen) != 0)
@@ -524,7 +527,7 @@ static int build_all(struct build *b)
 int lab_world_build(const char *dir, const struct lab_world_opts *opts, struct lab_world **out,
 		    char *err, size_t errlen)
 {
-	static const struct lab_world_opts defaults = {0, NULL, 0};
+	static const struct lab_world_opts defaults = {0, NULL, 0, NULL, NULL};
 	struct build b = {NULL, opts != NULL ? opts : &defaults, NULL, "", err, errlen};
 	struct lab_world *w = calloc(1, sizeof(*w));
 	int rc = -1;

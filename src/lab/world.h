@@ -109,6 +109,11 @@ struct lab_world_opts {
 	unsigned port;                /* the lab SMTP port all receivers use; 0 = 10025 */
 	const char *dns_listen;       /* ADDR@PORT for the unbound daemon config, or NULL */
 	int no_ipv6;                  /* do not publish the ::1 address */
+	/* Optional: more records for the zones (the bulk lab, lab/bulk.h), called once the
+	 * PKI exists and before the zones are signed; 0, or -1 with a reason in err. */
+	int (*extra_zones)(void *arg, struct lab_zoneset *zs, struct lab_pki *pki,
+			   const char *certdir, char *err, size_t errlen);
+	void *extra_arg;
 };
 
 struct lab_world {

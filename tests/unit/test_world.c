@@ -26,7 +26,7 @@ static char tmpdir[64];
 
 static int setup(void **state)
 {
-	struct lab_world_opts o = {20025, "127.0.0.1@25353", 0};
+	struct lab_world_opts o = {20025, "127.0.0.1@25353", 0, NULL, NULL};
 	char err[512];
 	(void)state;
 	str_copy(tmpdir, "/tmp/danemx-world-XXXXXX", sizeof(tmpdir));
