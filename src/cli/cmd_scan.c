@@ -384,10 +384,9 @@ static unsigned long count_total(struct scan_run *run)
 	if (in == NULL)
 		return 0;
 	while ((k = scan_read(run->in, in)) != SCAN_IN_EOF && k != SCAN_IN_ERROR)
-		if (k == SCAN_IN_NAME && scan_in_shard(in->name, run->o.shard_k, run->o.shard_n) &&
-		    (run->seen == NULL || !scan_seen_has(run->seen, in->name)))
-			n++;
-		else if (k == SCAN_IN_INVALID)
+		if (k == SCAN_IN_INVALID ||
+		    (k == SCAN_IN_NAME && scan_in_shard(in->name, run->o.shard_k, run->o.shard_n) &&
+		     (run->seen == NULL || !scan_seen_has(run->seen, in->name))))
 			n++;
 	free(in);
 	rewind(run->in);
