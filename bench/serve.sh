@@ -6,10 +6,12 @@
 # throwaway Postfix whose smtpd takes smtp-source's mail and whose smtp client delivers it
 # over STARTTLS (encrypt) with SESSIONS parallel connections to the server under test. The
 # relay is the same for both servers; its own cost is in both figures. The "plain" figures
-# are smtp-source straight to the server (no TLS). Postfix's smtpd hands mail to the discard
+# are smtp-source straight to the server (no TLS). A third figure drives SESSIONS
+# concurrent STARTTLS sessions straight at each server from python3's smtplib. Postfix's smtpd hands mail to the discard
 # transport after its fsync'd queue file; danemx fsyncs into a Maildir. Peak RSS is danemx's
 # VmHWM, and for Postfix the largest sum of VmRSS over its smtpd/cleanup processes sampled
-# every 0.1 s. IDLE idle connections are opened at the end to show their memory cost.
+# every 0.1 s. At the end IDLE idle connections (and IDLE/4 after STARTTLS, with python3)
+# are opened to danemx to show what an idle session costs.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 n=500 s=20 l=2048 idle=2000
@@ -124,35 +126,81 @@ tls_run() { # tls_run PORT: through the relay, over STARTTLS; prints msgs/s
 	rate "$done_" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
 }
 
+pytls_run() { # pytls_run PORT: SESSIONS python threads, each one STARTTLS session for its share
+	python3 - "$1" "$n" "$s" "$l" <<'PY' 2>/dev/null || echo 0
+import smtplib, ssl, sys, threading, time
+port, n, s, l = (int(x) for x in sys.argv[1:5])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+body = ("Subject: bench\r\n\r\n" + ("x" * 76 + "\r\n") * max(1, l // 78)).encode()
+sent = [0]
+lock = threading.Lock()
+def worker(k):
+    c = smtplib.SMTP("127.0.0.1", port, timeout=60); c.ehlo(); c.starttls(context=ctx); c.ehlo()
+    for _ in range(k):
+        c.sendmail("a@sender.test", ["u@example.test"], body)
+        with lock: sent[0] += 1
+    c.quit()
+t0 = time.time()
+ts = [threading.Thread(target=worker, args=(n // s + (1 if i < n % s else 0),)) for i in range(s)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("%.1f" % (sent[0] / (time.time() - t0)))
+PY
+}
+
 touch "$tmp/sampling"; sample_pf & sampler=$!
 d_plain=$(plain_run "$dport"); p_plain=$(plain_run "$pport")
 d_tls=$(tls_run "$dport"); p_tls=$(tls_run "$pport")
+d_pytls=$(pytls_run "$dport"); p_pytls=$(pytls_run "$pport")
 tls_sessions=$(grep -c 'TLS established' serve.err)
 rm -f "$tmp/sampling"; wait $sampler
 d_rss=$(awk '/^VmHWM/{print $2}' /proc/$spid/status)
 p_rss=$(cat "$tmp/pf.rss" 2>/dev/null || echo 0)
 
-# Idle connections: what a few thousand cost danemx.
-r0=$(awk '/^VmRSS/{print $2}' /proc/$spid/status)
-python3 - "$dport" "$idle" <<'PY' &
-import socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
-socks = []
+# Idle connections: what a few thousand cost danemx, plain and after STARTTLS.
+idle_cost() { # idle_cost COUNT TLS(0|1): prints the RSS growth in kB
+	local r0 r1 pid
+	r0=$(awk '/^VmRSS/{print $2}' /proc/$spid/status)
+	python3 - "$dport" "$1" "$2" >/dev/null 2>&1 <<'PY' &
+import smtplib, socket, ssl, sys, time
+port, n, tls = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+keep = []
 for _ in range(n):
-    s = socket.create_connection(("127.0.0.1", port)); socks.append(s)
-time.sleep(3)
+    if tls:
+        s = smtplib.SMTP("127.0.0.1", port, timeout=30); s.ehlo(); s.starttls(context=ctx); s.ehlo()
+    else:
+        s = socket.create_connection(("127.0.0.1", port))
+    keep.append(s)
+print("ready", flush=True)
+time.sleep(4)
 PY
-idlepid=$!
-sleep 2.5
-r1=$(awk '/^VmRSS/{print $2}' /proc/$spid/status)
-wait $idlepid
+	pid=$!
+	# Wait until all are connected (the script prints once done), then sample.
+	for _ in $(seq 600); do
+		[ "$(ss -Htn state established "sport = :$dport" | wc -l)" -ge "$1" ] && break
+		sleep 0.1
+	done
+	sleep 1
+	r1=$(awk '/^VmRSS/{print $2}' /proc/$spid/status)
+	wait $pid
+	echo $((r1 - r0))
+}
+idle_plain=$(idle_cost "$idle" 0)
+idle_tls_n=$((idle / 4))
+idle_tls=$(idle_cost "$idle_tls_n" 1)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf 'danemx serve vs Postfix %s smtpd: %s messages of %s bytes, %s sessions\n' \
 	"$(postconf -d -h mail_version)" "$n" "$l" "$s"
-printf '%-34s %12s %12s %8s\n' "figure" "danemx" "postfix" "ratio"
-printf '%-34s %12s %12s %8s\n' "messages/s, plain (direct)" "$d_plain" "$p_plain" "$(ratio "$d_plain" "$p_plain")"
-printf '%-34s %12s %12s %8s\n' "messages/s, STARTTLS (via relay)" "$d_tls" "$p_tls" "$(ratio "$d_tls" "$p_tls")"
-printf '%-34s %12s %12s %8s\n' "peak RSS kB (all processes)" "$d_rss" "$p_rss" "$(ratio "$d_rss" "$p_rss")"
-printf 'danemx: %s TLS sessions; %s idle connections added %s kB RSS (%s bytes each)\n' \
-	"$tls_sessions" "$idle" "$((r1 - r0))" "$(( (r1 - r0) * 1024 / (idle > 0 ? idle : 1) ))"
+printf '%-38s %12s %12s %8s\n' "figure" "danemx" "postfix" "ratio"
+printf '%-38s %12s %12s %8s\n' "messages/s, plain (direct)" "$d_plain" "$p_plain" "$(ratio "$d_plain" "$p_plain")"
+printf '%-38s %12s %12s %8s\n' "messages/s, STARTTLS (via relay)" "$d_tls" "$p_tls" "$(ratio "$d_tls" "$p_tls")"
+printf '%-38s %12s %12s %8s\n' "messages/s, STARTTLS (python, direct)" "$d_pytls" "$p_pytls" "$(ratio "$d_pytls" "$p_pytls")"
+printf '%-38s %12s %12s %8s\n' "peak RSS kB (all processes)" "$d_rss" "$p_rss" "$(ratio "$d_rss" "$p_rss")"
+printf 'danemx: %s TLS sessions served; idle connections: %s plain added %s kB RSS (%s bytes each),\n' \
+	"$tls_sessions" "$idle" "$idle_plain" "$(( idle_plain * 1024 / (idle > 0 ? idle : 1) ))"
+printf '        %s after STARTTLS added %s kB RSS (%s bytes each)\n' \
+	"$idle_tls_n" "$idle_tls" "$(( idle_tls * 1024 / (idle_tls_n > 0 ? idle_tls_n : 1) ))"

@@ -3,8 +3,10 @@
 # Runs 'apt-get update' first when a package is not known to apt yet.
 # Usage: scripts/deps.sh [build|all]   (build: to compile and unit-test; all: also the peers)
 set -eu
-BUILD="cmake make gcc pkg-config libssl-dev libunbound-dev libldns-dev libevent-dev libcmocka-dev dns-root-data openssl ca-certificates libidn2-dev"
-PEERS="unbound postfix swaks ldnsutils gnutls-bin hash-slinger iproute2 procps libnet-ssleay-perl"
+# nettle-dev: libunbound.pc names hogweed and nettle (Requires.private), but libunbound-dev
+# does not depend on nettle-dev, so pkg-config fails on a fresh machine without it.
+BUILD="cmake make gcc pkg-config libssl-dev libunbound-dev nettle-dev libldns-dev libevent-dev libcmocka-dev dns-root-data openssl ca-certificates libidn2-dev"
+PEERS="clang-tidy unbound postfix swaks ldnsutils gnutls-bin hash-slinger iproute2 procps libnet-ssleay-perl python3"
 case "${1:-all}" in
   build) want="$BUILD" ;;
   all) want="$BUILD $PEERS" ;;

@@ -32,7 +32,7 @@ const struct command cmd_check_def = {
 	cmd_check_run,
 	"the RFC 7672 verdict for mail domains: every MX host and address",
 	"danemx check [--json | --nagios] [-4 | -6] [--port N] [--helo NAME]\n"
-	"       [--concurrency N] [--insecure-mx-policy dane|may] [--single-key] [--no-connect]\n"
+	"       [--concurrency N] [--insecure-mx-policy dane|may] [--single-key]\n"
 	"       [--color auto|always|never] " CLI_DNS_USAGE "\n"
 	"       DOMAIN ...",
 	"Options:\n"
@@ -46,19 +46,18 @@ const struct command cmd_check_def = {
 	"                          through an insecure MX RRset (verdict \"trusted\"); may: ignore them\n"
 	"  --single-key            one handshake per address; by default a DANE server is also\n"
 	"                          probed with the other key type (RSA/ECDSA)\n"
-	"  --no-connect            DNS only: report the TLS requirement, probe nothing\n"
 	"  --color WHEN            colour in the text report (default auto; NO_COLOR respected)\n"
 	"  --timeout SECONDS       also bounds each SMTP phase (default 10 for DNS, 30 for SMTP)\n"
 	CLI_DNS_HELP
 	"Exit status (also with --nagios): 0 every domain verified, trusted or takes no mail;\n"
 	"1 some domain without DANE (opportunistic, plaintext, encrypt-only); 2 some domain\n"
-	"fails (dane-fail, tempfail); 3 the resolver cannot validate DNSSEC; 64 usage; 69/78\n"
-	"resolver unavailable / bad configuration.\n",
+	"fails (dane-fail, tempfail); 3 the resolver cannot validate DNSSEC; 64 usage; 69 the\n"
+	"--resolver does not answer; 78 a bad trust anchor or DNS configuration.\n",
 };
 
 enum {
 	OPT_JSON = 0x3000, OPT_NAGIOS, OPT_PORT, OPT_HELO, OPT_CONC, OPT_IMX, OPT_SINGLE,
-	OPT_NOCONNECT, OPT_COLOR,
+	OPT_COLOR,
 };
 
 struct check_run {
@@ -111,6 +110,10 @@ static void run_done(struct check_result *res, void *arg)
 	run->running--;
 	run_print_ready(run);
 	run_next(run);
+	/* Every domain is done: stop, even while libunbound still retries queries that the
+	 * DNS layer has already timed out for us. */
+	if (run->running == 0 && run->next >= run->ndomains)
+		event_base_loopbreak(run->base);
 }
 
 static void run_next(struct check_run *run)
@@ -139,15 +142,11 @@ static void preflight_cb(struct dns_result *r, void *arg)
 
 	pf->done = 1;
 	pf->ok = dns_result_validates(r);
-	if (!pf->ok)
-		str_printf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s%s%s%s%s",
-			 r->qname, dns_sec_name(r->sec),
-			 r->status != DNS_OK ? " (" : "", r->status != DNS_OK ? dns_status_name(r->status) : "",
-			 r->status != DNS_OK ? ")" : "",
-			 r->why_bogus[0] ? "" : "");
-	if (!pf->ok && r->why_bogus[0]) {
-		size_t n = strlen(pf->why);
-		str_printf(pf->why + n, sizeof(pf->why) - n, ": %s", r->why_bogus);
+	if (!pf->ok) {
+		str_printf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s%s%s%s%s%s",
+			   r->qname, dns_sec_name(r->sec), r->status != DNS_OK ? " (" : "",
+			   r->status != DNS_OK ? dns_status_name(r->status) : "", r->status != DNS_OK ? ")" : "",
+			   r->why_bogus[0] ? ": " : "", r->why_bogus);
 	}
 	dns_result_free(r);
 }
@@ -229,7 +228,6 @@ static int cmd_check_run(int argc, char **argv)
 		{"concurrency", required_argument, NULL, OPT_CONC},
 		{"insecure-mx-policy", required_argument, NULL, OPT_IMX},
 		{"single-key", no_argument, NULL, OPT_SINGLE},
-		{"no-connect", no_argument, NULL, OPT_NOCONNECT},
 		{"color", required_argument, NULL, OPT_COLOR},
 		CLI_DNS_LONGOPTS,
 		{NULL, 0, NULL, 0},
@@ -248,7 +246,6 @@ static int cmd_check_run(int argc, char **argv)
 	run.concurrency = 32;
 	run.params.port = 25;
 	run.params.insecure_mx_dane = 1;
-	run.params.connect = 1;
 	run.params.both_keys = 1;
 	while ((c = getopt_long(argc, argv, "46", longopts, NULL)) != -1) {
 		int r = cli_dns_option(c, optarg, &dopts);
@@ -287,7 +284,6 @@ static int cmd_check_run(int argc, char **argv)
 			}
 			break;
 		case OPT_SINGLE: run.params.both_keys = 0; break;
-		case OPT_NOCONNECT: run.params.connect = 0; break;
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0) color_mode = 0;
 			else if (strcmp(optarg, "always") == 0) color_mode = 1;
@@ -316,7 +312,7 @@ static int cmd_check_run(int argc, char **argv)
 	}
 	run.ndomains = (size_t)(argc - optind);
 	run.domains = calloc(run.ndomains, sizeof(char *));
-	run.results = calloc(run.ndomains, sizeof(*run.results));
+	run.results = calloc(run.ndomains, sizeof(struct check_result *));
 	if (run.domains == NULL || run.results == NULL) {
 		rc = EX_OSERR;
 		goto out;
@@ -345,6 +341,13 @@ static int cmd_check_run(int argc, char **argv)
 		goto out;
 	}
 	if (preflight_run(run.base, dns, err, sizeof(err)) < 0) {
+		/* A forwarder that does not answer at all is unavailable, not a validation fault. */
+		if (dopts.resolver != NULL &&
+		    dns_resolver_answers(dopts.resolver, dopts.timeout_ms ? dopts.timeout_ms : 2000) == 0) {
+			fprintf(stderr, "danemx: check: resolver %s does not answer\n", dopts.resolver);
+			rc = EX_UNAVAILABLE;
+			goto out;
+		}
 		rc = validation_failed(&run, err);
 		goto out;
 	}

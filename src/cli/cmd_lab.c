@@ -226,9 +226,26 @@ static int lab_list(const struct lab_opts *o)
 
 /* ---- build / up ---------------------------------------------------------------- */
 
+/* 1 when this host can bind ::1: without it the lab publishes no AAAA record, rather
+ * than fail to start on machines (containers) with IPv6 switched off. */
+static int have_ipv6_loopback(void)
+{
+	struct sockaddr_in6 sa;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin6_family = AF_INET6;
+	sa.sin6_addr = in6addr_loopback;
+	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
 static int build(struct lab_opts *o, const char *dir, struct lab_world **w)
 {
-	struct lab_world_opts wo = {o->port, o->dns_listen, 0, NULL, NULL};
+	struct lab_world_opts wo = {o->port, o->dns_listen, !have_ipv6_loopback(), NULL, NULL};
 	char err[512];
 
 	if (o->bulk > 0) {

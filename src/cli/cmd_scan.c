@@ -39,7 +39,7 @@ const struct command cmd_scan_def = {
 	"check a list of domains, streaming one JSON line each, with survey statistics",
 	"danemx scan [--concurrency N] [--per-ip M] [--shard K/N] [--output FILE] [--resume]\n"
 	"       [--summary-json FILE] [--progress | --quiet] [-4 | -6] [--port N] [--helo NAME]\n"
-	"       [--single-key] [--no-connect] " CLI_DNS_USAGE "\n"
+	"       [--single-key] " CLI_DNS_USAGE "\n"
 	"       [FILE | -]",
 	"Reads domain names, one a line, from FILE or standard input (blank lines and '#'\n"
 	"comments skipped, IDNs converted to A-labels, invalid names reported and skipped),\n"
@@ -60,7 +60,6 @@ const struct command cmd_scan_def = {
 	"  --port N                connect to port N instead of 25 (labs); TLSA stays _25._tcp\n"
 	"  --helo NAME             the EHLO name (default: this host's name)\n"
 	"  --single-key            one handshake per address (no second RSA/ECDSA probe)\n"
-	"  --no-connect            DNS only: report the TLS requirement, probe nothing\n"
 	"  --timeout SECONDS       also bounds each SMTP phase (default 10 for DNS, 30 for SMTP)\n"
 	CLI_DNS_HELP
 	"Exit status: 0 the list was scanned (whatever the verdicts); 3 the resolver cannot\n"
@@ -70,7 +69,7 @@ const struct command cmd_scan_def = {
 
 enum {
 	OPT_CONC = 0x3100, OPT_PERIP, OPT_SHARD, OPT_OUTPUT, OPT_RESUME, OPT_SUMMARY,
-	OPT_PROGRESS, OPT_QUIET, OPT_PORT, OPT_HELO, OPT_SINGLE, OPT_NOCONNECT,
+	OPT_PROGRESS, OPT_QUIET, OPT_PORT, OPT_HELO, OPT_SINGLE,
 };
 
 struct scan_opts {
@@ -330,7 +329,6 @@ static int scan_option(int c, const char *arg, struct scan_opts *o, struct check
 		return 0;
 	case OPT_HELO: p->helo = arg; return 0;
 	case OPT_SINGLE: p->both_keys = 0; return 0;
-	case OPT_NOCONNECT: p->connect = 0; return 0;
 	default: return -2;
 	}
 }
@@ -349,7 +347,6 @@ static int parse_args(int argc, char **argv, struct scan_run *run, struct dns_op
 		{"port", required_argument, NULL, OPT_PORT},
 		{"helo", required_argument, NULL, OPT_HELO},
 		{"single-key", no_argument, NULL, OPT_SINGLE},
-		{"no-connect", no_argument, NULL, OPT_NOCONNECT},
 		CLI_DNS_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -387,10 +384,9 @@ static unsigned long count_total(struct scan_run *run)
 	if (in == NULL)
 		return 0;
 	while ((k = scan_read(run->in, in)) != SCAN_IN_EOF && k != SCAN_IN_ERROR)
-		if (k == SCAN_IN_NAME && scan_in_shard(in->name, run->o.shard_k, run->o.shard_n) &&
-		    (run->seen == NULL || !scan_seen_has(run->seen, in->name)))
-			n++;
-		else if (k == SCAN_IN_INVALID)
+		if (k == SCAN_IN_INVALID ||
+		    (k == SCAN_IN_NAME && scan_in_shard(in->name, run->o.shard_k, run->o.shard_n) &&
+		     (run->seen == NULL || !scan_seen_has(run->seen, in->name))))
 			n++;
 	free(in);
 	rewind(run->in);
@@ -505,7 +501,6 @@ static int cmd_scan_run(int argc, char **argv)
 	run->o.shard_k = run->o.shard_n = 1;
 	run->params.port = 25;
 	run->params.insecure_mx_dane = 1;
-	run->params.connect = 1;
 	run->params.both_keys = 1;
 	if (parse_args(argc, argv, run, &dopts) != 0)
 		goto out;

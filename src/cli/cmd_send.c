@@ -43,12 +43,14 @@ const struct command cmd_send_def = {
 	"                          records exist, else opportunistic; dane-only: refuse hosts\n"
 	"                          without usable TLSA; encrypt: TLS always, DANE where it\n"
 	"                          applies; may: opportunistic TLS, TLSA ignored; none: plaintext\n"
-	"  --helo NAME             the EHLO name (default: this host's name)\n"
+	"  --helo NAME             the EHLO name, a domain name or an address literal\n"
+	"                          (default: this host's name)\n"
 	"  --json                  the result as one JSON object\n"
 	"  -4, -6                  only IPv4 or only IPv6 addresses\n"
 	"  --port N                connect to port N instead of 25 (labs)\n"
 	"  --max-size BYTES        refuse a larger message (default 67108864)\n"
-	"  --timeout SECONDS       per DNS query and per SMTP phase\n"
+	"  --timeout SECONDS       per DNS query and per SMTP phase, but the reply to the\n"
+	"                          final dot is awaited 10 minutes (RFC 5321; avoids duplicates)\n"
 	CLI_DNS_HELP
 	"Exit status: 0 all delivered; 75 some recipient deferred (try again later); 69 the\n"
 	"domain takes no mail or the level refused it; 67 a recipient was rejected; 65 the\n"
@@ -66,6 +68,7 @@ struct send_domain {
 };
 
 struct send_run {
+	struct event_base *base;
 	struct send_domain *doms;
 	size_t ndoms, pending;
 };
@@ -93,7 +96,33 @@ static int split_address(const char *addr, char *domain, size_t dlen, char *why,
 			return -1;
 		}
 	}
+	if (at[1] != '\0' && at[strlen(at) - 1] == '.') {
+		/* RFC 5321 4.1.2: no trailing dot in a mailbox's domain; it would go into RCPT as is */
+		str_copy(why, "the domain ends with a dot (not allowed in an address)", wlen);
+		return -1;
+	}
 	return check_normalise_domain(at + 1, domain, dlen, why, wlen);
+}
+
+/* The EHLO name: a domain name or an address literal ([192.0.2.1], [IPv6:...]). Checked
+ * here so that a bad one is a usage error, not a deferral that no retry can cure. */
+static int helo_ok(const char *helo, char *why, size_t wlen)
+{
+	char dom[DNS_NAME_MAX];
+	size_t n = strlen(helo);
+
+	if (helo[0] != '[')
+		return check_normalise_domain(helo, dom, sizeof(dom), why, wlen);
+	for (size_t i = 1; i + 1 < n; i++)
+		if (helo[i] <= 0x20 || helo[i] >= 0x7f || helo[i] == '[' || helo[i] == ']') {
+			str_copy(why, "address literal with a character outside [...]", wlen);
+			return -1;
+		}
+	if (n < 3 || n > 64 || helo[n - 1] != ']') {
+		str_copy(why, "not an address literal ([192.0.2.1] or [IPv6:...])", wlen);
+		return -1;
+	}
+	return 0;
 }
 
 static int read_message(const char *file, size_t max, struct buf *out)
@@ -112,6 +141,7 @@ static int read_message(const char *file, size_t max, struct buf *out)
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "danemx: send: reading %s: %s\n", file ? file : "standard input", strerror(errno));
+			n = -3;   /* e.g. a directory: documented as 66, FILE unreadable */
 			break;
 		}
 		if (buf_append(out, tmp, (size_t)n) != BUF_OK) {
@@ -125,7 +155,7 @@ static int read_message(const char *file, size_t max, struct buf *out)
 	if (n == -2)
 		return EX_DATAERR;
 	if (n < 0)
-		return EX_IOERR;
+		return file != NULL ? EX_NOINPUT : EX_IOERR;
 	if (out->len == 0) {
 		fprintf(stderr, "danemx: send: the message is empty\n");
 		return EX_DATAERR;
@@ -142,7 +172,10 @@ static void send_done(struct deliver_result *res, void *arg)
 			run->doms[i].res = res;
 			break;
 		}
-	run->pending--;
+	/* Stop when every domain is done: libunbound may keep events for queries the DNS
+	 * layer already timed out, and the loop would wait for them (16 s and more). */
+	if (--run->pending == 0)
+		event_base_loopexit(run->base, NULL);
 }
 
 static void print_text(const struct send_run *run)
@@ -154,8 +187,9 @@ static void print_text(const struct send_run *run)
 		for (size_t i = 0; i < res->nrcpts; i++) {
 			const struct deliver_rcpt *r = &res->rcpts[i];
 			printf("%s: %s", r->addr, rcpt_status_name(r->status));
-			if (r->status == RCPT_DELIVERED)
-				printf(" via %s [%s] tls=%s", r->mx, r->address, r->tls);
+			if (r->status == RCPT_DELIVERED)   /* an IPv6 peer is already "[::1]:25" */
+				printf(r->address[0] == '[' ? " via %s %s tls=%s" : " via %s [%s] tls=%s",
+				       r->mx, r->address, r->tls);
 			printf(": %s\n", r->reason);
 		}
 		for (size_t i = 0; i < res->nattempts; i++) {
@@ -323,7 +357,7 @@ static int cmd_send_run(int argc, char **argv)
 	struct buf msg = BUF_INIT(0);
 	char **to = NULL, err[512], host[256];
 	const char *from = NULL;
-	size_t nto = 0, max_size = 64 * 1024 * 1024;
+	size_t nto = 0, max_size = (size_t)64 * 1024 * 1024;
 	int c, rc = EX_SOFTWARE, json = 0, families = 0, level;
 	char *end;
 	unsigned long v;
@@ -334,7 +368,6 @@ static int cmd_send_run(int argc, char **argv)
 	dp.level = DELIVER_DANE;
 	dp.check.port = 25;
 	dp.check.insecure_mx_dane = 1;
-	dp.check.connect = 1;
 	while ((c = getopt_long(argc, argv, "46", longopts, NULL)) != -1) {
 		int r = cli_dns_option(c, optarg, &dopts);
 		if (r < 0) {
@@ -397,6 +430,15 @@ static int cmd_send_run(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (dp.check.helo != NULL) {
+		char why[256], esc[300];
+		if (helo_ok(dp.check.helo, why, sizeof(why)) < 0) {
+			str_escape(esc, sizeof(esc), dp.check.helo, strlen(dp.check.helo));
+			fprintf(stderr, "danemx: send: --helo %s: %s\n", esc, why);
+			rc = EX_USAGE;
+			goto out;
+		}
+	}
 	if ((rc = group_rcpts(&run, to, nto)) != 0)
 		goto out;
 	if ((rc = read_message(optind < argc ? argv[optind] : NULL, max_size, &msg)) != 0)
@@ -424,6 +466,7 @@ static int cmd_send_run(int argc, char **argv)
 	dp.mail_from = from;
 	dp.msg = msg.data;
 	dp.msg_len = msg.len;
+	run.base = base;
 	for (size_t d = 0; d < run.ndoms; d++) {
 		struct deliver_params p = dp;
 		p.rcpts = run.doms[d].rcpts;
@@ -431,7 +474,8 @@ static int cmd_send_run(int argc, char **argv)
 		if (deliver_start(base, &p, run.doms[d].domain, send_done, &run) == 0)
 			run.pending++;
 	}
-	event_base_dispatch(base);
+	if (run.pending > 0)
+		event_base_dispatch(base);
 	if (json)
 		print_json(&run, dp.level);
 	else

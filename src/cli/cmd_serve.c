@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -24,6 +25,19 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
+
+/* One descriptor per session: lift the soft limit toward --max-conn (never past hard). */
+static void raise_nofile(size_t max_conn)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)(max_conn ? max_conn : 1000) + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open file limit to %llu", (unsigned long long)want);
+}
 
 static int cmd_serve_run(int argc, char **argv);
 
@@ -134,7 +148,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		case 'k': bad |= add_to(o->keys, &o->nkeys, 2, optarg); break;
 		case 'm': o->p.maildir = optarg; break;
 		case 'H': o->p.hostname = optarg; break;
-		case 'd': bad |= add_to(o->domains, &o->ndomains, MAX_LIST * 4, optarg); break;
+		case 'd': bad |= add_to(o->domains, &o->ndomains, (size_t)MAX_LIST * 4, optarg); break;
 		case 's': bad |= parse_count(optarg, &o->p.max_size); break;
 		case 'C': bad |= parse_count(optarg, &o->p.max_conn); break;
 		case 'r': bad |= parse_count(optarg, &o->p.max_rcpt); break;
@@ -178,6 +192,12 @@ static int print_tlsa(const char *file, const char *host)
 		return -1;
 	}
 	n = sk_X509_num(chain);
+	if (n > 1 && X509_check_issued(sk_X509_value(chain, 1), sk_X509_value(chain, 0)) != X509_V_OK) {
+		/* A 2 1 1 for a certificate that did not issue the leaf would never match. */
+		buf_printf(&out, "; no 2 1 1 record: the second certificate in %s did not issue the first\n",
+			   file);
+		n = 1;
+	}
 	for (int i = 0; i < n && i < 2; i++) {
 		if (tlsa_from_cert(sk_X509_value(chain, i), i == 0 ? TLSA_DANE_EE : TLSA_DANE_TA,
 				   TLSA_SEL_SPKI, TLSA_MT_SHA256, &rr, err, sizeof(err)) != TLSA_OK) {
@@ -188,7 +208,8 @@ static int print_tlsa(const char *file, const char *host)
 		buf_putc(&out, '\n');
 		tlsa_rr_free(&rr);
 	}
-	if (n == 1 && X509_check_issued(sk_X509_value(chain, 0), sk_X509_value(chain, 0)) != X509_V_OK)
+	if (sk_X509_num(chain) == 1 &&
+	    X509_check_issued(sk_X509_value(chain, 0), sk_X509_value(chain, 0)) != X509_V_OK)
 		buf_printf(&out, "; no 2 1 1 record: %s holds no issuer certificate\n", file);
 	fputs(buf_cstr(&out), stdout);
 	r = 0;
@@ -274,6 +295,7 @@ static int cmd_serve_run(int argc, char **argv)
 		log_use_syslog("danemx");
 	if (log_get_level() < LOG_LVL_INFO)
 		log_set_level(LOG_LVL_INFO);
+	raise_nofile(o.p.max_conn);
 	if ((r.base = event_base_new()) == NULL) {
 		fprintf(stderr, "danemx: serve: cannot create the event loop\n");
 		return EX_OSERR;

@@ -1,9 +1,10 @@
 /*
  * cmd_tlsa: `danemx tlsa create` (TLSA records for a certificate, chain or key file) and
  * `danemx tlsa verify` (does this chain match these records, judged offline by OpenSSL's
- * DANE code exactly as a DANE SMTP client would). Record arithmetic is dane/tlsa.h; the
+ * DANE code exactly as a DANE SMTP client would); `fetch` and `audit`, which look at a
+ * live destination, are in tlsa_live.c. Record arithmetic is dane/tlsa.h; the
  * match is OpenSSL's (SSL_dane_tlsa_add + X509_verify_cert with the SSL's DANE state). It
- * must never match records by hand and never touch the network.
+ * must never match records by hand, and create/verify never touch the network.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,7 +17,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include "cli/cli_dns.h"
 #include "cli/commands.h"
+#include "cli/tlsa_live.h"
 #include "dane/tlsa.h"
 #include "util/buf.h"
 #include "util/str.h"
@@ -24,14 +27,22 @@
 static int cmd_tlsa_run(int argc, char **argv);
 
 const struct command cmd_tlsa_def = {
-	"tlsa", cmd_tlsa_run, "create TLSA records, verify a chain against records (offline)",
+	"tlsa", cmd_tlsa_run,
+	"create and verify TLSA records; fetch a server's chain; audit published records",
 	"danemx tlsa create [--usage U] [--selector S] [--mtype M] [--host HOST] [--port N] FILE\n"
-	"       danemx tlsa verify [--host HOST] [--records FILE] CHAIN [RECORD ...]",
+	"       danemx tlsa verify [--host HOST] [--records FILE] CHAIN [RECORD ...]\n"
+	"       danemx tlsa fetch [--json] [--port N]\n"
+	"           " CLI_DNS_USAGE "\n"
+	"           HOST\n"
+	"       danemx tlsa audit [--json] [--port N] [--next FILE ...] [--max-ttl SECONDS]\n"
+	"           [--rrsig-days DAYS]\n"
+	"           " CLI_DNS_USAGE "\n"
+	"           HOST|DOMAIN",
 	"create: FILE is a certificate, a chain (leaf first), a private or a public key,\n"
 	"  PEM or DER. Prints 3 1 1 for the leaf (or key) and, for a chain, 2 1 1 for the\n"
 	"  CA that issued the leaf.\n"
-	"  --usage U       only one record with this usage: 3 or 1 for the leaf, 2 or 0 for\n"
-	"                  the issuing CA (the only certificate if FILE holds one)\n"
+	"  --usage U       only one record with this usage (0-3): 3 or 1 for the leaf, 2 or 0\n"
+	"                  for the issuing CA (the only certificate if FILE holds one)\n"
 	"  --selector S    0 (Cert) or 1 (SPKI, default); a key allows only 1\n"
 	"  --mtype M       0 (Full), 1 (SHA2-256, default), 2 (SHA2-512)\n"
 	"                  (U, S, M also take mnemonics: DANE-EE, SPKI, SHA2-256...)\n"
@@ -44,7 +55,28 @@ const struct command cmd_tlsa_def = {
 	"  file cannot be read.\n"
 	"  --host HOST     the reference name for DANE-TA(2) name checks (RFC 7672 3.2.2);\n"
 	"                  without it, names are not checked\n"
-	"  --records FILE  read records from FILE (lines with TLSA data; # and ; comments)\n",
+	"  --records FILE  read records from FILE (lines with TLSA data; # and ; comments)\n"
+	"fetch: STARTTLS to every address of the MX host HOST (no MX lookup), print the\n"
+	"  chain each presents and, per certificate, the records one would publish (3 1 1,\n"
+	"  3 1 2, 3 0 1 for the leaf; 2 1 1, 2 0 1 for an issuer), marking those published\n"
+	"  now (DNSSEC-validated TLSA at _25._tcp.HOST). Exit 0, 68 when HOST has no\n"
+	"  address, 69 when no chain was seen (no STARTTLS, TLS or connection failure), 3 when\n"
+	"  the resolver cannot validate DNSSEC, 64 usage.\n"
+	"audit: compare the published TLSA records of every MX host of DOMAIN (a name without\n"
+	"  an MX RRset is its own MX host, so an MX host name audits that host) with the\n"
+	"  chains the servers present and with --next files; report stale records, PKIX\n"
+	"  usages, Full(0) data, 3 0 x records, long TTLs, RRSIGs expiring soon, an\n"
+	"  uncovered next key, and the check verdict. Exit as check --nagios: 0 OK,\n"
+	"  1 warning, 2 critical, 3 the resolver cannot validate; 64 usage, 65/66 a bad or\n"
+	"  unreadable --next file.\n"
+	"  --next FILE         a certificate, chain or key staged for the next rollover\n"
+	"                      (repeatable, up to 8): is a published record already for it?\n"
+	"  --max-ttl SECONDS   warn when a TLSA TTL is longer (default 3600)\n"
+	"  --rrsig-days DAYS   warn when an RRSIG expires within DAYS (default 7)\n"
+	"fetch and audit:\n"
+	"  --json          one JSON object (docs/tlsa.md)\n"
+	"  --port N        connect to port N instead of 25 (labs); TLSA stays _25._tcp\n"
+	CLI_DNS_HELP,
 };
 
 #define MAX_RECORDS 64
@@ -73,6 +105,11 @@ static int field_opt(const char *name, const char *arg, int pos, int *out)
 	}
 	*out = pos == 0 ? rr.usage : pos == 1 ? rr.selector : rr.mtype;
 	tlsa_rr_free(&rr);
+	if (pos == 0 && *out > TLSA_DANE_EE) {
+		/* 4-255 are unassigned: a record with one is unusable everywhere (RFC 6698 7.2) */
+		fprintf(stderr, "danemx tlsa: --usage: %d is not a usage (0-3)\n", *out);
+		return -1;
+	}
 	return 0;
 }
 
@@ -370,5 +407,9 @@ static int cmd_tlsa_run(int argc, char **argv)
 		return tlsa_create(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
 		return tlsa_verify(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "fetch") == 0)
+		return tlsa_fetch_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "audit") == 0)
+		return tlsa_audit_main(argc - 1, argv + 1);
 	return cmd_usage(&cmd_tlsa_def);
 }

@@ -22,6 +22,7 @@ const struct command *cmd_find(const char *name);
 /* extern const struct command cmd_NAME_def; one per command */
 extern const struct command cmd_check_def;
 extern const struct command cmd_send_def;
+extern const struct command cmd_demo_def;
 extern const struct command cmd_lookup_def;
 extern const struct command cmd_serve_def;
 extern const struct command cmd_lab_def;

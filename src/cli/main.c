@@ -27,6 +27,7 @@ static const struct command *const commands[] = {
 	&cmd_check_def,
 	&cmd_scan_def,
 	&cmd_send_def,
+	&cmd_demo_def,
 	&cmd_serve_def,
 	&cmd_tlsa_def,
 	&cmd_lookup_def,

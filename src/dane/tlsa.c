@@ -19,6 +19,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include "util/str.h"
 
 static const char *const usage_names[] = {"PKIX-TA", "PKIX-EE", "DANE-TA", "DANE-EE"};
 static const char *const selector_names[] = {"Cert", "SPKI"};
@@ -41,20 +42,6 @@ const char *tlsa_strerror(int err)
 	return "unknown error";
 }
 
-/* Set the reason (if wanted) and return code, so error paths are one line. */
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* The most specific OpenSSL reason on the queue, then the queue is cleared. */
 static const char *ossl_reason(void)
@@ -96,18 +83,18 @@ static int digest_into(const unsigned char *der, size_t len, uint8_t mtype,
 	else if (mtype == TLSA_MT_SHA512)
 		md = EVP_sha512();
 	else if (mtype != TLSA_MT_FULL)
-		return fail(TLSA_EUNSUPPORTED, err, errlen, "matching type %u is not supported "
+		return str_err(TLSA_EUNSUPPORTED, err, errlen, "matching type %u is not supported "
 			    "(0 Full, 1 SHA2-256, 2 SHA2-512)", mtype);
 	if (md == NULL && len > TLSA_DATA_MAX)
-		return fail(TLSA_ERANGE, err, errlen, "%zu bytes do not fit in a TLSA record", len);
+		return str_err(TLSA_ERANGE, err, errlen, "%zu bytes do not fit in a TLSA record", len);
 	if ((data = malloc(md != NULL ? (size_t)EVP_MAX_MD_SIZE : len)) == NULL)
-		return fail(TLSA_ENOMEM, err, errlen, "out of memory");
+		return str_err(TLSA_ENOMEM, err, errlen, "out of memory");
 	if (md == NULL) {
 		memcpy(data, der, len);
 		dlen = (unsigned int)len;
 	} else if (!EVP_Digest(der, len, data, &dlen, md, NULL)) {
 		free(data);
-		return fail(TLSA_ECRYPTO, err, errlen, "digest failed: %s", ossl_reason());
+		return str_err(TLSA_ECRYPTO, err, errlen, "digest failed: %s", ossl_reason());
 	}
 	out->data = data;
 	out->len = dlen;
@@ -121,7 +108,7 @@ static int from_der(const unsigned char *der, int derlen, uint8_t usage, uint8_t
 	int rc;
 
 	if (derlen <= 0)
-		return fail(TLSA_ECRYPTO, err, errlen, "DER encoding failed: %s", ossl_reason());
+		return str_err(TLSA_ECRYPTO, err, errlen, "DER encoding failed: %s", ossl_reason());
 	if ((rc = digest_into(der, (size_t)derlen, mtype, &rr, err, errlen)) != TLSA_OK)
 		return rc;
 	*out = rr;
@@ -135,13 +122,13 @@ int tlsa_from_cert(X509 *cert, uint8_t usage, uint8_t selector, uint8_t mtype,
 	int derlen, rc;
 
 	if (cert == NULL)
-		return fail(TLSA_EUNSUPPORTED, err, errlen, "no certificate");
+		return str_err(TLSA_EUNSUPPORTED, err, errlen, "no certificate");
 	if (selector == TLSA_SEL_CERT)
 		derlen = i2d_X509(cert, &der);
 	else if (selector == TLSA_SEL_SPKI)
 		derlen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
 	else
-		return fail(TLSA_EUNSUPPORTED, err, errlen, "selector %u is not supported "
+		return str_err(TLSA_EUNSUPPORTED, err, errlen, "selector %u is not supported "
 			    "(0 Cert, 1 SPKI)", selector);
 	rc = from_der(der, derlen, usage, selector, mtype, out, err, errlen);
 	OPENSSL_free(der);
@@ -155,9 +142,9 @@ int tlsa_from_pkey(EVP_PKEY *pkey, uint8_t usage, uint8_t selector, uint8_t mtyp
 	int derlen, rc;
 
 	if (pkey == NULL)
-		return fail(TLSA_EUNSUPPORTED, err, errlen, "no key");
+		return str_err(TLSA_EUNSUPPORTED, err, errlen, "no key");
 	if (selector != TLSA_SEL_SPKI)
-		return fail(TLSA_EUNSUPPORTED, err, errlen, "selector %u needs a certificate, "
+		return str_err(TLSA_EUNSUPPORTED, err, errlen, "selector %u needs a certificate, "
 			    "a key gives only selector 1 (SPKI)", selector);
 	derlen = i2d_PUBKEY(pkey, &der);   /* the public half, also of a private key */
 	rc = from_der(der, derlen, usage, selector, mtype, out, err, errlen);
@@ -210,12 +197,12 @@ static int parse_field(const char *tok, const char *what, const char *const *nam
 			return TLSA_OK;
 		}
 	if (len == 0 || strspn(tok, "0123456789") != len)
-		return fail(TLSA_ESYNTAX, err, errlen, "%s '%.40s' is neither a number 0-255 "
+		return str_err(TLSA_ESYNTAX, err, errlen, "%s '%.40s' is neither a number 0-255 "
 			    "nor a mnemonic", what, tok);
 	for (i = 0; i < len && v <= 255; i++)
 		v = v * 10 + (unsigned long)(tok[i] - '0');
 	if (v > 255)
-		return fail(TLSA_ERANGE, err, errlen, "%s %.40s is out of range 0-255", what, tok);
+		return str_err(TLSA_ERANGE, err, errlen, "%s %.40s is out of range 0-255", what, tok);
 	*out = (uint8_t)v;
 	return TLSA_OK;
 }
@@ -236,7 +223,7 @@ static int parse_hex(const char *s, struct tlsa_rr *rr, char *err, size_t errlen
 	int v;
 
 	if ((data = malloc(strlen(s) / 2 + 1)) == NULL)
-		return fail(TLSA_ENOMEM, err, errlen, "out of memory");
+		return str_err(TLSA_ENOMEM, err, errlen, "out of memory");
 	for (i = 0; s[i] != '\0'; i++) {
 		if (s[i] == ';') {
 			while (s[i + 1] != '\0' && s[i + 1] != '\n')
@@ -247,12 +234,12 @@ static int parse_hex(const char *s, struct tlsa_rr *rr, char *err, size_t errlen
 			continue;
 		if ((v = hexval((unsigned char)s[i])) < 0) {
 			free(data);
-			return fail(TLSA_ESYNTAX, err, errlen, "invalid character '%c' in the "
+			return str_err(TLSA_ESYNTAX, err, errlen, "invalid character '%c' in the "
 				    "certificate association data", isprint((unsigned char)s[i]) ? s[i] : '?');
 		}
 		if (ndigits / 2 >= TLSA_DATA_MAX) {
 			free(data);
-			return fail(TLSA_ERANGE, err, errlen, "certificate association data longer "
+			return str_err(TLSA_ERANGE, err, errlen, "certificate association data longer "
 				    "than %d bytes", TLSA_DATA_MAX);
 		}
 		if (ndigits % 2 == 0)
@@ -263,7 +250,7 @@ static int parse_hex(const char *s, struct tlsa_rr *rr, char *err, size_t errlen
 	}
 	if (ndigits == 0 || ndigits % 2 != 0) {
 		free(data);
-		return fail(ndigits == 0 ? TLSA_ESYNTAX : TLSA_ERANGE, err, errlen, ndigits == 0 ?
+		return str_err(ndigits == 0 ? TLSA_ESYNTAX : TLSA_ERANGE, err, errlen, ndigits == 0 ?
 			    "no certificate association data" : "odd number of hex digits (%zu)", ndigits);
 	}
 	rr->data = data;
@@ -297,11 +284,11 @@ int tlsa_parse(const char *text, struct tlsa_rr *out, char *err, size_t errlen)
 	int i, rc;
 
 	if (text == NULL)
-		return fail(TLSA_ESYNTAX, err, errlen, "empty TLSA record");
+		return str_err(TLSA_ESYNTAX, err, errlen, "empty TLSA record");
 	pos = rdata_start(text);
 	for (i = 0; i < 3; i++) {
 		if (!next_token(text, &pos, tok, sizeof(tok), &start))
-			return fail(TLSA_ESYNTAX, err, errlen, i == 0 ? "empty TLSA record" :
+			return str_err(TLSA_ESYNTAX, err, errlen, i == 0 ? "empty TLSA record" :
 				    "TLSA record ends before its %s", what[i]);
 		rc = parse_field(tok, what[i], names[i], nnames[i], fields[i], err, errlen);
 		if (rc != TLSA_OK)
@@ -429,7 +416,7 @@ static int pem_block(struct tlsa_material *m, const char *label, const char *hea
 	X509 *x;
 
 	if (strcmp(label, "ENCRYPTED PRIVATE KEY") == 0 || strstr(header, "ENCRYPTED") != NULL)
-		return fail(TLSA_EUNSUPPORTED, err, errlen, "%s: encrypted private keys are not "
+		return str_err(TLSA_EUNSUPPORTED, err, errlen, "%s: encrypted private keys are not "
 			    "supported", name);
 	if (strcmp(label, "CERTIFICATE") == 0 || strcmp(label, "X509 CERTIFICATE") == 0) {
 		if ((x = d2i_X509(NULL, &p, len)) == NULL)
@@ -455,7 +442,7 @@ static int pem_block(struct tlsa_material *m, const char *label, const char *hea
 	take_key(m, k, strstr(label, "PRIVATE") != NULL);
 	return TLSA_OK;
 bad:
-	return fail(TLSA_EFORMAT, err, errlen, "%s: cannot decode the %s block: %s", name,
+	return str_err(TLSA_EFORMAT, err, errlen, "%s: cannot decode the %s block: %s", name,
 		    label, ossl_reason());
 }
 
@@ -469,7 +456,7 @@ static int load_pem(const unsigned char *data, size_t len, const char *name,
 	int rc = TLSA_OK;
 
 	if (bio == NULL)
-		return fail(TLSA_ENOMEM, err, errlen, "out of memory");
+		return str_err(TLSA_ENOMEM, err, errlen, "out of memory");
 	while (rc == TLSA_OK && PEM_read_bio(bio, &label, &header, &der, &derlen) == 1) {
 		rc = pem_block(m, label, header, der, derlen, name, err, errlen);
 		OPENSSL_free(label);
@@ -481,7 +468,7 @@ static int load_pem(const unsigned char *data, size_t len, const char *name,
 	/* The loop ends on "no start line" after the last block; a damaged block ends it
 	 * too, and then we say so rather than silently using half a chain. */
 	if (rc == TLSA_OK && ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)
-		rc = fail(TLSA_EFORMAT, err, errlen, "%s: damaged PEM data: %s", name, ossl_reason());
+		rc = str_err(TLSA_EFORMAT, err, errlen, "%s: damaged PEM data: %s", name, ossl_reason());
 	ERR_clear_error();
 	BIO_free(bio);
 	return rc;
@@ -498,12 +485,12 @@ static int load_der(const unsigned char *data, size_t len, const char *name,
 
 	while (p < end && (x = d2i_X509(NULL, &p, end - p)) != NULL)
 		if ((rc = take_cert(m, x)) != TLSA_OK)
-			return fail(rc, err, errlen, "out of memory");
+			return str_err(rc, err, errlen, "out of memory");
 	if (sk_X509_num(m->certs) > 0 && p == end)
 		goto ok;
 	sk_X509_pop_free(m->certs, X509_free);
 	if ((m->certs = sk_X509_new_null()) == NULL)
-		return fail(TLSA_ENOMEM, err, errlen, "out of memory");
+		return str_err(TLSA_ENOMEM, err, errlen, "out of memory");
 	p = data;
 	if ((k = d2i_PUBKEY(NULL, &p, (long)len)) != NULL && p == end) {
 		take_key(m, k, 0);
@@ -517,7 +504,7 @@ static int load_der(const unsigned char *data, size_t len, const char *name,
 	}
 	EVP_PKEY_free(k);
 	ERR_clear_error();
-	return fail(TLSA_EFORMAT, err, errlen, "%s: not a PEM file, nor a DER certificate, "
+	return str_err(TLSA_EFORMAT, err, errlen, "%s: not a PEM file, nor a DER certificate, "
 		    "public key or private key", name);
 ok:
 	ERR_clear_error();
@@ -531,17 +518,17 @@ int tlsa_load_mem(const unsigned char *data, size_t len, const char *name,
 	int rc;
 
 	if (len == 0)
-		return fail(TLSA_EFORMAT, err, errlen, "%s: empty file", name);
+		return str_err(TLSA_EFORMAT, err, errlen, "%s: empty file", name);
 	if (len > TLSA_FILE_MAX)
-		return fail(TLSA_ERANGE, err, errlen, "%s: larger than %ld bytes", name, TLSA_FILE_MAX);
+		return str_err(TLSA_ERANGE, err, errlen, "%s: larger than %ld bytes", name, TLSA_FILE_MAX);
 	if ((t.certs = sk_X509_new_null()) == NULL)
-		return fail(TLSA_ENOMEM, err, errlen, "out of memory");
+		return str_err(TLSA_ENOMEM, err, errlen, "out of memory");
 	if (memmem(data, len, "-----BEGIN ", 11) != NULL)
 		rc = load_pem(data, len, name, &t, err, errlen);
 	else
 		rc = load_der(data, len, name, &t, err, errlen);
 	if (rc == TLSA_OK && sk_X509_num(t.certs) == 0 && t.pkey == NULL)
-		rc = fail(TLSA_EFORMAT, err, errlen, "%s: no certificate or key in the file", name);
+		rc = str_err(TLSA_EFORMAT, err, errlen, "%s: no certificate or key in the file", name);
 	if (rc != TLSA_OK) {
 		tlsa_material_free(&t);
 		return rc;
@@ -560,24 +547,24 @@ static int read_file(const char *path, unsigned char **data, size_t *len, char *
 	int fd, rc = TLSA_OK;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return fail(TLSA_EFILE, err, errlen, "%s: %s", path, strerror(errno));
+		return str_err(TLSA_EFILE, err, errlen, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rc = fail(TLSA_EFILE, err, errlen, "%s: not a regular file", path);
+		rc = str_err(TLSA_EFILE, err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > TLSA_FILE_MAX) {
-		rc = fail(TLSA_ERANGE, err, errlen, "%s: larger than %ld bytes", path, TLSA_FILE_MAX);
+		rc = str_err(TLSA_ERANGE, err, errlen, "%s: larger than %ld bytes", path, TLSA_FILE_MAX);
 		goto out;
 	}
 	if ((d = malloc((size_t)st.st_size + 1)) == NULL) {
-		rc = fail(TLSA_ENOMEM, err, errlen, "out of memory");
+		rc = str_err(TLSA_ENOMEM, err, errlen, "out of memory");
 		goto out;
 	}
 	while (got < (size_t)st.st_size && (n = read(fd, d + got, (size_t)st.st_size - got)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = fail(TLSA_EFILE, err, errlen, "%s: %s", path, strerror(errno));
+			rc = str_err(TLSA_EFILE, err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		got += (size_t)n;
@@ -613,7 +600,7 @@ int tlsa_load_cert(const char *path, X509 **out, char *err, size_t errlen)
 	if ((rc = tlsa_load(path, &m, err, errlen)) != TLSA_OK)
 		return rc;
 	if (sk_X509_num(m.certs) == 0)
-		rc = fail(TLSA_EFORMAT, err, errlen, "%s: no certificate in the file", path);
+		rc = str_err(TLSA_EFORMAT, err, errlen, "%s: no certificate in the file", path);
 	else
 		*out = sk_X509_shift(m.certs);
 	tlsa_material_free(&m);
@@ -628,7 +615,7 @@ int tlsa_load_chain(const char *path, STACK_OF(X509) **out, char *err, size_t er
 	if ((rc = tlsa_load(path, &m, err, errlen)) != TLSA_OK)
 		return rc;
 	if (sk_X509_num(m.certs) == 0) {
-		rc = fail(TLSA_EFORMAT, err, errlen, "%s: no certificate in the file", path);
+		rc = str_err(TLSA_EFORMAT, err, errlen, "%s: no certificate in the file", path);
 	} else {
 		*out = m.certs;
 		m.certs = NULL;
@@ -645,7 +632,7 @@ int tlsa_load_key(const char *path, EVP_PKEY **out, char *err, size_t errlen)
 	if ((rc = tlsa_load(path, &m, err, errlen)) != TLSA_OK)
 		return rc;
 	if (m.pkey == NULL) {
-		rc = fail(TLSA_EFORMAT, err, errlen, "%s: no key in the file", path);
+		rc = str_err(TLSA_EFORMAT, err, errlen, "%s: no key in the file", path);
 	} else {
 		*out = m.pkey;
 		m.pkey = NULL;

@@ -56,6 +56,7 @@ struct dns_ctx {
 	int dying;                       /* dns_ctx_free called from a callback */
 	int closing;                     /* inside ub_ctx_delete: ignore libunbound callbacks */
 	char *anchor_zone;
+	int unblock_after_finalize;      /* remove the built-in local zone of anchor_zone */
 };
 
 static const char *const status_names[] = { "ok", "nxdomain", "nodata", "fail", "timeout", "error" };
@@ -548,7 +549,7 @@ struct dns_query *dns_query(struct dns_ctx *ctx, const char *name, uint16_t qtyp
 			    dns_cb *cb, void *arg)
 {
 	struct dns_query *q = dq_new(ctx, name, qtype, cb, arg);
-	struct timeval tv = { ctx->timeout_ms / 1000, (ctx->timeout_ms % 1000) * 1000 };
+	struct timeval tv = { (time_t)(ctx->timeout_ms / 1000), (suseconds_t)(ctx->timeout_ms % 1000) * 1000 };
 	char norm[DNS_NAME_MAX];
 	int rc, id = 0;
 
@@ -588,19 +589,6 @@ size_t dns_pending(const struct dns_ctx *ctx)
 
 /* ---- the context ---- */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* A trust anchor file must parse and hold at least one DS or DNSKEY record; libunbound
  * would only notice at the first query, and then answer everything insecure or SERVFAIL. */
@@ -612,7 +600,7 @@ static int anchor_file_check(const char *path, char **zone, char *err, size_t er
 	int line = 1, found = 0, rc = -1;
 
 	if (fp == NULL) {
-		seterr(err, errlen, "trust anchor %s: %s", path, strerror(errno));
+		str_err(0, err, errlen, "trust anchor %s: %s", path, strerror(errno));
 		return -1;
 	}
 	while (!feof(fp)) {
@@ -622,7 +610,7 @@ static int anchor_file_check(const char *path, char **zone, char *err, size_t er
 		    st == LDNS_STATUS_SYNTAX_ORIGIN)
 			continue;
 		if (st != LDNS_STATUS_OK) {
-			seterr(err, errlen, "trust anchor %s line %d: %s", path, line,
+			str_err(0, err, errlen, "trust anchor %s line %d: %s", path, line,
 			       ldns_get_errorstr_by_id(st));
 			goto out;
 		}
@@ -636,7 +624,7 @@ static int anchor_file_check(const char *path, char **zone, char *err, size_t er
 		ldns_rr_free(rr);
 	}
 	if (!found) {
-		seterr(err, errlen, "trust anchor %s: no DS or DNSKEY record in it", path);
+		str_err(0, err, errlen, "trust anchor %s: no DS or DNSKEY record in it", path);
 		goto out;
 	}
 	rc = 0;
@@ -674,7 +662,7 @@ static int config_scan(const char *path, char **zone, char *err, size_t errlen)
 	int rc = -1, n = 0;
 
 	if (fp == NULL) {
-		seterr(err, errlen, "DNS config %s: %s", path, strerror(errno));
+		str_err(0, err, errlen, "DNS config %s: %s", path, strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), fp) != NULL) {
@@ -684,7 +672,7 @@ static int config_scan(const char *path, char **zone, char *err, size_t errlen)
 			if (anchor_file_check(v, zone, err, errlen) != 0)
 				goto out;
 		} else if ((v = conf_value(line, "zonefile:")) != NULL && access(v, R_OK) != 0) {
-			seterr(err, errlen, "DNS config %s line %d: zone file %s: %s", path, n, v,
+			str_err(0, err, errlen, "DNS config %s line %d: zone file %s: %s", path, n, v,
 			       strerror(errno));
 			goto out;
 		} else if ((v = conf_value(line, "trust-anchor:")) != NULL && *zone == NULL) {
@@ -778,7 +766,7 @@ static int set_opt(struct dns_ctx *ctx, const char *opt, const char *val, char *
 	int rc = ub_ctx_set_option(ctx->ub, opt, val);
 
 	if (rc != 0)
-		seterr(err, errlen, "libunbound option %s %s: %s", opt, val, ub_strerror(rc));
+		str_err(0, err, errlen, "libunbound option %s %s: %s", opt, val, ub_strerror(rc));
 	return rc;
 }
 
@@ -810,7 +798,7 @@ static enum dns_err ctx_use_config(struct dns_ctx *ctx, const char *path, char *
 	rc = ub_ctx_config(ctx->ub, path);
 	capture_end(&cap, why, sizeof(why));
 	if (rc != 0) {
-		seterr(err, errlen, "DNS config %s: %s", path, why[0] ? why : ub_strerror(rc));
+		str_err(0, err, errlen, "DNS config %s: %s", path, why[0] ? why : ub_strerror(rc));
 		return DNS_E_CONFIG;
 	}
 	return DNS_E_OK;
@@ -823,7 +811,7 @@ static enum dns_err ctx_use_anchor(struct dns_ctx *ctx, const char *path, char *
 	if (anchor_file_check(path, &ctx->anchor_zone, err, errlen) != 0)
 		return DNS_E_CONFIG;
 	if ((rc = ub_ctx_add_ta_file(ctx->ub, path)) != 0) {
-		seterr(err, errlen, "trust anchor %s: %s", path, ub_strerror(rc));
+		str_err(0, err, errlen, "trust anchor %s: %s", path, ub_strerror(rc));
 		return DNS_E_CONFIG;
 	}
 	return DNS_E_OK;
@@ -836,7 +824,7 @@ static enum dns_err ctx_use_resolver(struct dns_ctx *ctx, const char *spec, char
 	int rc;
 
 	if (parse_resolver(spec, fwd, sizeof(fwd)) != 0) {
-		seterr(err, errlen, "bad resolver address '%s': want an IPv4 or IPv6 address, "
+		str_err(0, err, errlen, "bad resolver address '%s': want an IPv4 or IPv6 address, "
 		       "optionally @PORT (1-65535)", spec);
 		return DNS_E_USAGE;
 	}
@@ -845,7 +833,7 @@ static enum dns_err ctx_use_resolver(struct dns_ctx *ctx, const char *spec, char
 	if (set_opt(ctx, "do-not-query-localhost:", "no", err, errlen) != 0)
 		return DNS_E_CONFIG;
 	if ((rc = ub_ctx_set_fwd(ctx->ub, fwd)) != 0) {
-		seterr(err, errlen, "resolver %s: %s", spec, ub_strerror(rc));
+		str_err(0, err, errlen, "resolver %s: %s", spec, ub_strerror(rc));
 		return DNS_E_USAGE;
 	}
 	return DNS_E_OK;
@@ -856,17 +844,27 @@ static enum dns_err ctx_use_resolver(struct dns_ctx *ctx, const char *spec, char
  * finalizes the libunbound context, so it comes last. */
 static enum dns_err ctx_unblock_anchor(struct dns_ctx *ctx, char *err, size_t errlen)
 {
-	struct capture cap;
-	char why[256];
-	int rc;
-
+	(void)err;
+	(void)errlen;
 	if (ctx->anchor_zone == NULL || strcmp(ctx->anchor_zone, ".") == 0)
 		return DNS_E_OK;
-	capture_begin(&cap);
-	rc = ub_ctx_zone_add(ctx->ub, ctx->anchor_zone, "transparent");
-	capture_end(&cap, why, sizeof(why));
-	if (rc != 0) {
-		seterr(err, errlen, "DNS resolver set-up failed: %s", why[0] ? why : ub_strerror(rc));
+	ctx->unblock_after_finalize = 1;
+	return DNS_E_OK;
+}
+
+/* A special-use anchor zone (RFC 6761, e.g. test.) is one of libunbound's built-in local
+ * zones, which answer before any forwarder is asked. They exist only once the context is
+ * finalised (its first query), so the zone is removed right after that: the forwarder's
+ * answers, validated here against the anchor, then come through. */
+static enum dns_err ctx_unblock_finalized(struct dns_ctx *ctx, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!ctx->unblock_after_finalize)
+		return DNS_E_OK;
+	rc = ub_ctx_zone_remove(ctx->ub, ctx->anchor_zone);
+	if (rc != 0 && rc != UB_NOERROR) {
+		str_err(0, err, errlen, "DNS resolver set-up failed: %s", ub_strerror(rc));
 		return DNS_E_CONFIG;
 	}
 	return DNS_E_OK;
@@ -915,7 +913,7 @@ static enum dns_err ctx_finalize(struct dns_ctx *ctx, char *err, size_t errlen)
 	int rc;
 
 	if (q == NULL) {
-		seterr(err, errlen, "out of memory");
+		str_err(0, err, errlen, "out of memory");
 		return DNS_E_NOMEM;
 	}
 	q->user_done = 1;         /* internal: a tombstone from the start */
@@ -928,7 +926,7 @@ static enum dns_err ctx_finalize(struct dns_ctx *ctx, char *err, size_t errlen)
 	if (rc != 0) {
 		q->ub_pending = 0;
 		dq_unlink_free(q);
-		seterr(err, errlen, "DNS resolver set-up failed: %s", why[0] ? why : ub_strerror(rc));
+		str_err(0, err, errlen, "DNS resolver set-up failed: %s", why[0] ? why : ub_strerror(rc));
 		return DNS_E_CONFIG;
 	}
 	return DNS_E_OK;
@@ -940,19 +938,20 @@ struct dns_ctx *dns_ctx_new(struct event_base *base, const struct dns_opts *opts
 	struct dns_ctx *ctx = calloc(1, sizeof(*ctx));
 	enum dns_err e = DNS_E_NOMEM;
 
-	seterr(err, errlen, "out of memory");
+	str_err(0, err, errlen, "out of memory");
 	if (ctx == NULL)
 		goto fail;
 	ctx->base = base;
 	ctx->timeout_ms = opts->timeout_ms ? opts->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
 	if ((ctx->ub = ub_ctx_create_event(base)) == NULL) {
-		seterr(err, errlen, "cannot create the libunbound context");
+		str_err(0, err, errlen, "cannot create the libunbound context");
 		goto fail;
 	}
 	if (log_enabled(LOG_LVL_DEBUG))   /* danemx -v -v: libunbound's own trace too */
 		ub_ctx_debuglevel(ctx->ub, log_enabled(LOG_LVL_TRACE) ? 3 : 1);
 	if ((e = ctx_configure(ctx, opts, err, errlen)) != DNS_E_OK ||
-	    (e = ctx_finalize(ctx, err, errlen)) != DNS_E_OK)
+	    (e = ctx_finalize(ctx, err, errlen)) != DNS_E_OK ||
+	    (e = ctx_unblock_finalized(ctx, err, errlen)) != DNS_E_OK)
 		goto fail;
 	if (why != NULL)
 		*why = DNS_E_OK;

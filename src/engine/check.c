@@ -86,6 +86,7 @@ static void lookup_record(struct check_lookup *l, const struct dns_result *r)
 	if (r->why_bogus[0] == '\0' && r->reason[0] != '\0')
 		str_copy(l->why_bogus, r->reason, sizeof(l->why_bogus));
 	l->ttl = r->ttl;
+	l->sig_expire = r->sig_expire;
 }
 
 /* A lookup that neither answered nor proved absence: the host or domain is unusable. */
@@ -233,8 +234,11 @@ static void mx_lookup_cb(struct dns_result *r, void *arg)
 		n++;
 	}
 	res->nhosts = n;
+	/* Hold the job while hosts start: a host that fails at once must not finish it. */
+	job->pending++;
 	for (size_t i = 0; i < n; i++)
 		host_start(&job->hs[i]);
+	job->pending--;
 	if (n == 0)
 		domain_verdict(res, VERDICT_NOMAIL, "RFC 7505 §3", "no usable MX host");
 	goto done;
@@ -251,14 +255,21 @@ done:
 static int addrs_append(struct check_host *h, const struct dns_result *r)
 {
 	struct check_address *na;
+	size_t take = r->naddrs;
 
-	if (r->naddrs == 0)
+	/* A hostile zone can publish hundreds of addresses: admit at most CHECK_MAX_ADDRS
+	 * per host (counted, and said in the reason), and fold every admitted one. */
+	if (h->naddrs + take > CHECK_MAX_ADDRS) {
+		h->addrs_dropped += h->naddrs + take - CHECK_MAX_ADDRS;
+		take = CHECK_MAX_ADDRS - h->naddrs;
+	}
+	if (take == 0)
 		return 0;
-	na = realloc(h->addrs, (h->naddrs + r->naddrs) * sizeof(*na));
+	na = realloc(h->addrs, (h->naddrs + take) * sizeof(*na));
 	if (na == NULL)
 		return -1;
 	h->addrs = na;
-	for (size_t i = 0; i < r->naddrs; i++) {
+	for (size_t i = 0; i < take; i++) {
 		memset(&na[h->naddrs], 0, sizeof(na[0]));
 		na[h->naddrs].addr = r->addrs[i];
 		h->naddrs++;
@@ -342,10 +353,19 @@ static void host_after_addresses(struct host_state *hs)
 	h->addr_sec = answered && !insecure ? DNS_SEC_SECURE : DNS_SEC_INSECURE;
 	if (h->canonical[0] == '\0')
 		str_copy(h->canonical, h->name, sizeof(h->canonical));
+	if (h->naddrs == 0 && hs->job->res->implicit_mx && answered > 0) {
+		/* No MX and no address: RFC 5321 §5.1 leaves nowhere to deliver (Postfix bounces). */
+		domain_verdict(hs->job->res, VERDICT_NOMAIL, "RFC 5321 §5.1",
+			       "no MX records and no address records: the domain takes no mail");
+		host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, "RFC 5321 §5.1",
+			  "the domain itself (implicit MX) has no address records");
+		host_finish(hs);
+		return;
+	}
 	if (h->naddrs == 0) {
-		set_reason(why, "MX host %s has no %s address records", h->name,
-			 hs->job->p.families == CHECK_INET ? "IPv4" :
-			 hs->job->p.families == CHECK_INET6 ? "IPv6" : "");
+		set_reason(why, "MX host %s has no %saddress records", h->name,
+			 hs->job->p.families == CHECK_INET ? "IPv4 " :
+			 hs->job->p.families == CHECK_INET6 ? "IPv6 " : "");
 		host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, "RFC 5321 §5.1", why);
 		host_finish(hs);
 		return;
@@ -392,9 +412,15 @@ static void host_decide(struct host_state *hs, enum tlsa_outcome o)
 	struct policy_result out;
 	struct tlsa_rr *rrs = NULL;
 
-	if (h->ntlsa > 0 && (rrs = calloc(h->ntlsa, sizeof(*rrs))) != NULL)
+	if (h->ntlsa > 0) {
+		if ((rrs = calloc(h->ntlsa, sizeof(*rrs))) == NULL) {
+			host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, NULL, "out of memory");
+			host_finish(hs);
+			return;
+		}
 		for (size_t i = 0; i < h->ntlsa; i++)
 			rrs[i] = h->tlsa[i].rr;
+	}
 	in.mx_sec = hs->job->res->mx_lookup.sec;
 	in.addr_sec = h->addr_sec;
 	in.tlsa = o;
@@ -404,6 +430,7 @@ static void host_decide(struct host_state *hs, enum tlsa_outcome o)
 	policy_host_level(&in, &out);
 	free(rrs);
 	h->req = req_of(out.level);
+	h->trusted = out.trusted;
 	h->ntlsa_usable = out.usable;
 	h->rule = out.rfc;
 	str_copy(h->req_reason, out.reason, sizeof(h->req_reason));
@@ -448,27 +475,27 @@ static void host_start_tlsa(struct host_state *hs)
 	}
 }
 
-static void tlsa_record(struct check_host *h, const struct dns_result *r)
+/* Keep the records (densely); -1 when out of memory: the caller must not go on. */
+static int tlsa_record(struct check_host *h, const struct dns_result *r)
 {
 	h->tlsa = calloc(r->ntlsa ? r->ntlsa : 1, sizeof(*h->tlsa));
 	if (h->tlsa == NULL)
-		return;
+		return -1;
 	for (size_t i = 0; i < r->ntlsa; i++) {
-		struct check_tlsa_rec *t = &h->tlsa[i];
+		struct check_tlsa_rec *t = &h->tlsa[h->ntlsa];
 		const char *why = NULL;
 
 		t->rr = r->tlsa[i];
 		t->rr.data = malloc(r->tlsa[i].len ? r->tlsa[i].len : 1);
-		if (t->rr.data == NULL) {
-			t->rr.len = 0;
-			continue;
-		}
+		if (t->rr.data == NULL)
+			return -1;
 		memcpy(t->rr.data, r->tlsa[i].data, r->tlsa[i].len);
 		t->usable = policy_tlsa_usability(&t->rr, &why) == TLSA_USABLE;
 		if (!t->usable && why != NULL)
 			str_copy(t->why, why, sizeof(t->why));
 		h->ntlsa++;
 	}
+	return 0;
 }
 
 static void tlsa_cb(struct dns_result *r, void *arg)
@@ -486,8 +513,12 @@ static void tlsa_cb(struct dns_result *r, void *arg)
 		host_start_tlsa(hs);
 		return;
 	}
-	if (o == TLSA_LOOKUP_SECURE)
-		tlsa_record(h, r);
+	if (o == TLSA_LOOKUP_SECURE && tlsa_record(h, r) < 0) {
+		dns_result_free(r);
+		host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, NULL, "out of memory keeping TLSA records");
+		host_finish(hs);
+		return;
+	}
 	dns_result_free(r);
 	host_decide(hs, o);
 }
@@ -516,14 +547,6 @@ static void host_start_probes(struct host_state *hs)
 		host_finish(hs);
 		return;
 	}
-	if (!job->p.connect) {
-		/* DNS only: the requirement is the finding; nothing was authenticated. */
-		h->v = h->req == CHECK_REQ_DANE ? VERDICT_TEMPFAIL : VERDICT_OPPORTUNISTIC;
-		set_reason(h->reason, "not probed (--no-connect): TLS requirement %s: %s",
-			   check_tls_req_name(h->req), h->req_reason);
-		host_finish(hs);
-		return;
-	}
 	for (size_t i = 0; i < h->ntlsa && nusable < DANE_PROBE_RR_MAX; i++)
 		if (h->tlsa[i].usable)
 			usable[nusable++] = h->tlsa[i].rr;
@@ -534,7 +557,7 @@ static void host_start_probes(struct host_state *hs)
 	req.port = job->p.port;
 	req.helo = job->p.helo;
 	req.req = h->req;
-	req.trusted = job->res->mx_lookup.sec != DNS_SEC_SECURE;
+	req.trusted = h->trusted;
 	req.rrs = usable;
 	req.nrrs = nusable;
 	req.sni = h->tlsa_base[0] ? h->tlsa_base : h->name;
@@ -560,16 +583,23 @@ static void host_finish(struct host_state *hs)
 
 	if (job->p.resolve_only) {
 		/* no verdicts: the caller's stage decides */
-	} else if (h->naddrs > 0 && job->p.connect && h->req != CHECK_REQ_TEMPFAIL &&
+	} else if (h->naddrs > 0 && h->req != CHECK_REQ_TEMPFAIL &&
 	    h->req != CHECK_REQ_NONE) {
-		struct verdict_item items[64];
-		size_t n = h->naddrs < 64 ? h->naddrs : 64, worst = 0;
+		struct verdict_item items[CHECK_MAX_ADDRS];
+		size_t n = h->naddrs, worst = 0;
 
 		for (size_t i = 0; i < n; i++) {
 			items[i].v = h->addrs[i].v;
 			items[i].ignorable = h->addrs[i].ignorable;
 		}
 		h->v = verdict_fold(items, n, &worst);
+		for (size_t k = 0; k < h->addrs[worst].nprobes; k++)
+			if (!h->addrs[worst].probes[k].not_applicable && h->addrs[worst].probes[k].v == h->v &&
+			    h->addrs[worst].probes[k].rule != NULL)
+				h->rule = h->addrs[worst].probes[k].rule;
+		if (h->addrs_dropped > 0)
+			log_warnx("%s: %zu more addresses not probed (at most %d per host)", h->name,
+				  h->addrs_dropped, CHECK_MAX_ADDRS);
 		if (h->v == VERDICT_VERIFIED || h->v == VERDICT_TRUSTED)
 			set_reason(h->reason, "%s on every address that answered (%s)",
 				   h->v == VERDICT_TRUSTED ? "DANE-authenticated (insecure MX RRset)"
@@ -590,8 +620,8 @@ static void host_finish(struct host_state *hs)
 
 static void domain_fold(struct check_result *res)
 {
-	struct verdict_item items[64];
-	size_t n = res->nhosts < 64 ? res->nhosts : 64, worst = 0, pass = 0;
+	struct verdict_item items[CHECK_MAX_HOSTS];
+	size_t n = res->nhosts, worst = 0, pass = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		items[i].v = res->hosts[i].v;
@@ -608,6 +638,24 @@ static void domain_fold(struct check_result *res)
 	else
 		set_reason(res->reason, "%zu of %zu MX hosts fail; %s: %s", n - pass, n,
 			   res->hosts[worst].name, res->hosts[worst].reason);
+}
+
+/* A named MX host: no MX lookup, so nothing about it can be insecure; the host is the
+ * only one, its TLSA decides alone. The result is still delivered from the loop. */
+static void host_only_start(struct check_job *job)
+{
+	struct check_result *res = job->res;
+
+	res->mx_lookup.sec = DNS_SEC_SECURE;
+	res->mx_lookup.status = "skipped";
+	str_copy(res->mx_lookup.qname, res->domain, sizeof(res->mx_lookup.qname));
+	if (hosts_alloc(job, 1) < 0) {
+		domain_verdict(res, VERDICT_TEMPFAIL, NULL, "out of memory");
+		job_finish(job);
+		return;
+	}
+	str_copy(res->hosts[0].name, res->domain, sizeof(res->hosts[0].name));
+	host_start(&job->hs[0]);
 }
 
 static void job_finish_cb(evutil_socket_t fd, short what, void *arg)
@@ -648,14 +696,18 @@ struct check_job *check_start(struct event_base *base, const struct check_params
 		goto fail;
 	job->base = base;
 	job->p = *p;
-	if (job->p.max_hosts == 0)
-		job->p.max_hosts = 32;
+	if (job->p.max_hosts == 0 || job->p.max_hosts > CHECK_MAX_HOSTS)
+		job->p.max_hosts = CHECK_MAX_HOSTS;
 	if (job->p.families == 0)
 		job->p.families = CHECK_INET | CHECK_INET6;
 	job->cb = cb;
 	job->arg = arg;
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
 	str_copy(job->res->domain, domain, sizeof(job->res->domain));
+	if (job->p.host_only) {
+		host_only_start(job);
+		return job;
+	}
 	snprintf(qname, sizeof(qname), "%s.", domain);
 	if (dns_query(p->dns, qname, T_MX, mx_lookup_cb, job) == NULL)
 		goto fail;

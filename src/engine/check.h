@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <openssl/ssl.h>
 
 #include "dns/rr.h"
@@ -21,6 +22,8 @@ struct smtp_client_result;
 struct iplimit;
 
 #define CHECK_REASON_MAX 512
+#define CHECK_MAX_HOSTS 32         /* MX hosts considered, in preference order */
+#define CHECK_MAX_ADDRS 32         /* addresses probed per host; more are counted, not probed */
 
 enum check_family { CHECK_INET = 1, CHECK_INET6 = 2 };
 
@@ -43,6 +46,7 @@ struct check_lookup {
 	enum dns_sec sec;
 	char why_bogus[256];
 	uint32_t ttl;
+	time_t sig_expire;         /* earliest RRSIG expiration of the answer; 0 if none */
 };
 
 struct check_tlsa_rec {
@@ -84,12 +88,14 @@ struct check_host {
 	struct check_tlsa_rec *tlsa;
 	size_t ntlsa, ntlsa_usable;
 	enum check_tls_req req;
+	int trusted;               /* DANE applies through an insecure MX RRset (policy.c decides) */
 	char req_reason[CHECK_REASON_MAX];
 	enum verdict v;
 	char reason[CHECK_REASON_MAX];
 	const char *rule;
 	struct check_address *addrs;
 	size_t naddrs;
+	size_t addrs_dropped;      /* addresses beyond CHECK_MAX_ADDRS, not probed */
 };
 
 struct check_result {
@@ -114,12 +120,13 @@ struct check_params {
 	const char *helo;          /* EHLO name */
 	int families;              /* CHECK_INET | CHECK_INET6 */
 	int insecure_mx_dane;      /* 1: enforce secure TLSA below an insecure MX RRset (trusted) */
-	int connect;               /* 0: DNS only, no probes */
 	int resolve_only;          /* stop after the TLS requirement: no probes, no verdicts
 				      (send's delivery stage takes over from there) */
 	int both_keys;             /* probe ECDSA and RSA separately where DANE applies */
 	unsigned timeout_ms;       /* per protocol phase */
 	size_t max_hosts;          /* MX hosts considered, in preference order */
+	int host_only;             /* the name is an MX host: no MX lookup, it is the only host
+				      (as if a secure MX RRset named it; tlsa fetch) */
 	struct iplimit *iplimit;   /* optional per-address connection cap (engine/iplimit.h),
 				      shared by all checks; NULL: no cap */
 };

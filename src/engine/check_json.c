@@ -163,6 +163,7 @@ static void json_host(struct json *j, const struct check_host *h)
 	json_kv_bool(j, "cname_secure", h->cname_secure);
 	json_kv_str(j, "address_dnssec", dns_sec_name(h->addr_sec));
 	json_kv_str(j, "tls_requirement", check_tls_req_name(h->req));
+	json_kv_int(j, "addresses_not_probed", (long long)h->addrs_dropped);
 	json_kv_str(j, "tls_requirement_reason", h->req_reason);
 	json_lookup(j, "a_lookup", &h->a);
 	json_lookup(j, "aaaa_lookup", &h->aaaa);

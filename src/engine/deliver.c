@@ -28,6 +28,7 @@ struct deliver_job {
 	struct refnames refs;
 	const char *names[POLICY_REFNAMES_MAX];
 	enum smtp_tls_req cur_req;
+	size_t local_refusals;       /* MX hosts the message could not be sent to as it is */
 	deliver_done_cb cb;
 	void *arg;
 };
@@ -147,8 +148,10 @@ static void record_rcpts(struct deliver_job *job, const struct check_host *h,
 		if (rr != NULL && rr->accepted && r->delivered) {
 			d->status = RCPT_DELIVERED;
 			str_copy(d->reply, r->final_reply, sizeof(d->reply));
-			str_printf(d->reason, sizeof(d->reason), "delivered to %s [%s] (%s)", h->name,
-				   r->peer, d->tls);
+			/* r->peer is "127.0.0.1:25" or, for IPv6, already bracketed "[::1]:25" */
+			str_printf(d->reason, sizeof(d->reason),
+				   r->peer[0] == '[' ? "delivered to %s %s (%s)" : "delivered to %s [%s] (%s)",
+				   h->name, r->peer, d->tls);
 		} else if (rr != NULL && rr->code >= 500) {
 			d->status = RCPT_BOUNCED;
 			d->bounce = BOUNCE_RCPT;
@@ -163,6 +166,26 @@ static void record_rcpts(struct deliver_job *job, const struct check_host *h,
 	}
 }
 
+/* The security verdict a session reached (it met the host's TLS requirement). */
+static enum verdict security_reached(const struct deliver_job *job, const struct smtp_client_result *r,
+				     const struct deliver_attempt *at)
+{
+	if (at->matched)
+		return job->res->dest->mx_lookup.sec == DNS_SEC_SECURE ? VERDICT_VERIFIED : VERDICT_TRUSTED;
+	return r->tls ? VERDICT_OPPORTUNISTIC : VERDICT_PLAINTEXT;
+}
+
+/* MAIL was accepted, no recipient was, and at least one RCPT got a 5xx. */
+static int rcpt_5xx(const struct smtp_client_result *r)
+{
+	if (r->rcpts_accepted != 0 || r->mail_code < 200 || r->mail_code >= 300 || r->rcpt == NULL)
+		return 0;
+	for (size_t i = 0; i < r->nrcpts; i++)
+		if (r->rcpt[i].code >= 500)
+			return 1;
+	return 0;
+}
+
 static void session_done(struct smtp_client *sc, const struct smtp_client_result *r, void *arg)
 {
 	struct deliver_job *job = arg;
@@ -170,6 +193,14 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 	struct deliver_attempt *at = &job->res->attempts[job->res->nattempts - 1];
 
 	at->delivered = r->delivered;
+	at->starttls_offered = r->starttls_offered;
+	at->tls = r->tls;
+	if (r->tls && r->tls_facts.nchain > 0) {
+		at->have_leaf = 1;
+		str_copy(at->tls_version, r->tls_facts.version, sizeof(at->tls_version));
+		str_copy(at->leaf_subject, r->tls_facts.chain[0].subject, sizeof(at->leaf_subject));
+		memcpy(at->leaf_spki_sha256, r->tls_facts.chain[0].spki_sha256, 32);
+	}
 	if (r->dane_checked && r->dane.status == DANE_STATUS_VERIFIED) {
 		at->matched = 1;
 		at->usage = r->dane.usage;
@@ -178,10 +209,8 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 		at->depth = r->dane.depth;
 	}
 	if (r->delivered) {
-		at->v = at->matched ? (job->res->dest->mx_lookup.sec == DNS_SEC_SECURE ? VERDICT_VERIFIED
-										 : VERDICT_TRUSTED)
-				    : r->tls ? VERDICT_OPPORTUNISTIC : VERDICT_PLAINTEXT;
-		str_printf(at->reason, sizeof(at->reason), "accepted: %s", r->final_reply);
+		at->v = security_reached(job, r, at);
+		str_copy(at->reason, r->final_reply, sizeof(at->reason));
 		record_rcpts(job, h, r);
 		job->res->delivered = 1;
 		smtp_client_free(sc);
@@ -191,18 +220,31 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 	str_copy(at->reason, r->reason, sizeof(at->reason));
 	at->v = r->fail == SMTP_FAIL_DANE || (r->fail == SMTP_FAIL_TLS && job->cur_req >= SMTP_TLS_ENCRYPT)
 			? VERDICT_DANE_FAIL : VERDICT_TEMPFAIL;
-	if (r->fail == SMTP_FAIL_REJECTED && !r->temporary) {
-		/* A 5xx from an MX is final (RFC 5321 §4.2.1): no other MX is asked. */
-		enum bounce_kind bk = r->rcpts_accepted == 0 && r->mail_code < 500 && r->nrcpts > 0 &&
-				      r->rcpt != NULL && r->rcpt[0].code >= 500 ? BOUNCE_RCPT : BOUNCE_MESSAGE;
-		if (bk == BOUNCE_RCPT)
-			record_rcpts(job, h, r);
-		else
-			all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "refused by %s: %s", h->name, r->reason);
+	/* Refused over a session whose TLS met the host's requirement: the attempt's security
+	 * verdict is what was reached; the refusal is in the reason and the recipients. */
+	if (r->fail == SMTP_FAIL_REJECTED && (r->tls || job->cur_req < SMTP_TLS_ENCRYPT))
+		at->v = security_reached(job, r, at);
+	if (r->fail == SMTP_FAIL_REJECTED && rcpt_5xx(r)) {
+		/* MAIL accepted, no RCPT: each recipient by its own reply, whatever the last
+		 * reply was. A 5xx is final (no other MX is asked for it), a 4xx deferred. */
+		record_rcpts(job, h, r);
 		smtp_client_free(sc);
 		job_done(job);
 		return;
 	}
+	if (r->fail == SMTP_FAIL_REJECTED && !r->temporary &&
+	    (r->mail_code >= 500 || r->data_code >= 500 || r->final_code >= 500)) {
+		/* A 5xx to MAIL or to the message, over a session whose TLS met the host's
+		 * requirement, is final (RFC 5321 §4.2.1): no other MX is asked. A 5xx before
+		 * MAIL (a greeting or EHLO reply, unauthenticated plaintext a man in the middle
+		 * can forge) is not: the next address or host is tried, as Postfix does. */
+		all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "refused by %s: %s", h->name, r->reason);
+		smtp_client_free(sc);
+		job_done(job);
+		return;
+	}
+	if (r->fail == SMTP_FAIL_REJECTED && r->local_refusal)
+		job->local_refusals++;  /* SIZE or 8BITMIME: this MX cannot take it; another may */
 	smtp_client_free(sc);
 	job->sc = NULL;
 	job->ai++;
@@ -235,8 +277,11 @@ static int start_session(struct deliver_job *job, struct check_host *h, struct c
 		p.refnames = job->names;
 		p.nrefnames = job->refs.n;
 	}
+	/* --timeout bounds every phase but the wait for the reply to the final dot, which keeps
+	 * RFC 5321 4.5.3.2.6's 10 minutes: giving up earlier risks a duplicate (RFC 1047). */
 	if (t > 0)
-		p.to.connect_ms = p.to.banner_ms = p.to.ehlo_ms = p.to.starttls_ms = p.to.tls_ms = t;
+		p.to.connect_ms = p.to.banner_ms = p.to.ehlo_ms = p.to.starttls_ms = p.to.tls_ms =
+			p.to.mail_ms = p.to.rcpt_ms = p.to.data_ms = p.to.data_block_ms = p.to.quit_ms = t;
 	p.mail_from = job->p.mail_from;
 	p.rcpts = job->p.rcpts;
 	p.nrcpts = job->p.nrcpts;
@@ -288,6 +333,21 @@ static void try_next(struct deliver_job *job)
 			if (start_session(job, h, &h->addrs[job->ai]) == 0)
 				return;
 	}
+	/* Nothing delivered. When every host that was reached refused the message as it is
+	 * (too big, 8-bit data without 8BITMIME), no retry can help: it bounces. */
+	if (job->local_refusals > 0) {
+		size_t reached = 0;
+		for (size_t i = 0; i < job->res->nattempts; i++)
+			reached += job->res->attempts[i].address[0] != '\0' &&
+				   job->res->attempts[i].v != VERDICT_TEMPFAIL;
+		if (reached == job->local_refusals) {
+			const struct deliver_attempt *last = &job->res->attempts[job->res->nattempts - 1];
+			all_rcpts(job->res, RCPT_BOUNCED, BOUNCE_MESSAGE, "refused by %s: %s",
+				  last->host, last->reason);
+			job_done(job);
+			return;
+		}
+	}
 	/* Nothing delivered: every host's reason is in the attempts. */
 	if (job->p.level == DELIVER_DANE_ONLY && job->res->nattempts > 0) {
 		int all_policy = 1;
@@ -311,6 +371,11 @@ static void try_next(struct deliver_job *job)
 		}
 		all_rcpts(job->res, RCPT_DEFERRED, BOUNCE_NONE, "no MX host took the message: %s",
 			  job->res->nattempts ? why : "no MX host to try");
+		/* deliver.h: mx is "the host that took it, or the last one tried" */
+		for (size_t i = 0; i < job->res->nrcpts && job->res->nattempts > 0; i++)
+			if (job->res->rcpts[i].mx[0] == '\0')
+				str_copy(job->res->rcpts[i].mx, job->res->attempts[job->res->nattempts - 1].host,
+					 sizeof(job->res->rcpts[i].mx));
 	}
 	job_done(job);
 }

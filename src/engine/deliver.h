@@ -50,6 +50,11 @@ struct deliver_attempt {
 	int matched;                 /* a TLSA record matched */
 	unsigned usage, selector, mtype;
 	int depth;
+	int starttls_offered, tls;   /* what the server offered and what was reached */
+	char tls_version[16];
+	char leaf_subject[256];      /* the certificate the server presented, when TLS ran */
+	unsigned char leaf_spki_sha256[32];
+	int have_leaf;
 };
 
 struct deliver_result {

@@ -188,7 +188,9 @@ static void probe_cb(struct smtp_client *sc, const struct smtp_client_result *r,
 	}
 	if (a->nprobes == 2) {
 		/* The other key type: a failed handshake or the same key means not offered. */
-		if (!r->tls || strcmp(leaf_key(r), leaf_key(a->probes[0].client)) == 0) {
+		int no_such_key = !r->tls && r->stage == SMTP_ST_TLS &&
+				  (r->fail == SMTP_FAIL_TLS || r->fail == SMTP_FAIL_DANE);
+		if (no_such_key || (r->tls && strcmp(leaf_key(r), leaf_key(a->probes[0].client)) == 0)) {
 			pr->not_applicable = 1;
 			probe_reason(pr, "the server offers no %s certificate", pr->key_type);
 		}

@@ -159,7 +159,7 @@ struct scan_seen *scan_seen_new(void)
 {
 	struct scan_seen *s = calloc(1, sizeof(*s));
 
-	if (s == NULL || (s->b = calloc(1024, sizeof(*s->b))) == NULL) {
+	if (s == NULL || (s->b = calloc(1024, sizeof(struct seen_node *))) == NULL) {
 		free(s);
 		return NULL;
 	}
@@ -183,7 +183,7 @@ void scan_seen_free(struct scan_seen *s)
 static int seen_grow(struct scan_seen *s)
 {
 	size_t nb = s->nb * 2;
-	struct seen_node **b = calloc(nb, sizeof(*b));
+	struct seen_node **b = calloc(nb, sizeof(struct seen_node *));
 
 	if (b == NULL)
 		return -1;

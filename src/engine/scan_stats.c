@@ -176,10 +176,10 @@ size_t scan_stats_top(const struct scan_stats *st, const struct scan_reason_clas
 
 	for (size_t i = 0; i < st->nreasons; i++)
 		all[i] = &st->reasons[i];
-	qsort(all, st->nreasons, sizeof(all[0]), by_count);
+	qsort(all, st->nreasons, sizeof(const struct scan_reason_class *), by_count);
 	if (max > st->nreasons)
 		max = st->nreasons;
-	memcpy(top, all, max * sizeof(all[0]));
+	memcpy(top, all, max * sizeof(const struct scan_reason_class *));
 	return max;
 }
 

@@ -162,7 +162,7 @@ static void conn_touch(struct conn *c)
 	if (c->timeout_ms == 0 || c->dead)
 		return;
 	tv.tv_sec = c->timeout_ms / 1000;
-	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	tv.tv_usec = (suseconds_t)(c->timeout_ms % 1000) * 1000;
 	evtimer_add(c->timer, &tv);
 }
 
@@ -272,7 +272,11 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->tls == TLS_HANDSHAKE) {
 			c->tls = TLS_ACTIVE;
-			conn_emit(c, CONN_EV_TLS_DONE);
+			if (!conn_emit(c, CONN_EV_TLS_DONE))
+				return;
+			/* Records that came with the handshake's last flight were held back. */
+			if (!c->paused && conn_input_len(c) > 0)
+				conn_schedule(c);
 			return;
 		}
 		if (!c->connecting)

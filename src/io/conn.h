@@ -25,7 +25,8 @@ enum conn_event {
 	CONN_EV_TIMEOUT,     /* no read/write progress for the armed timeout */
 	CONN_EV_EOF,         /* the peer closed (TLS: with or without close_notify) */
 	CONN_EV_ERROR,       /* connect or socket error; conn_error() tells why */
-	CONN_EV_TLS_DONE,    /* STARTTLS handshake completed; conn_ssl() is usable */
+	CONN_EV_TLS_DONE,    /* STARTTLS handshake completed; conn_ssl() is usable (input
+	                      * that came with it is announced by a CONN_EV_INPUT after) */
 	CONN_EV_TLS_FAILED,  /* STARTTLS handshake failed; conn_error() has OpenSSL's text */
 };
 

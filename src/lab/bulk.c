@@ -194,7 +194,7 @@ int lab_bulk_start(struct lab_bulk *b, struct event_base *base, unsigned port,
 {
 	char addr[32];
 
-	if (!b->have_leaf || (b->rx = calloc(b->naddrs + BULK_PLAIN_ADDRS, sizeof(*b->rx))) == NULL) {
+	if (!b->have_leaf || (b->rx = calloc(b->naddrs + BULK_PLAIN_ADDRS, sizeof(struct smtp_server *))) == NULL) {
 		str_copy(err, b->have_leaf ? "out of memory" : "bulk lab not built", errlen);
 		return -1;
 	}

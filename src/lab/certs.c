@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include "util/str.h"
 
 #define DAY (24L * 60 * 60)
 
@@ -33,19 +34,6 @@ const char *lab_certs_strerror(int err)
 	return "unknown error";
 }
 
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 static int crypto_fail(char *err, size_t errlen, const char *what)
 {
@@ -53,7 +41,7 @@ static int crypto_fail(char *err, size_t errlen, const char *what)
 	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
 
 	ERR_clear_error();
-	return fail(LAB_CERTS_ECRYPTO, err, errlen, "%s: %s", what, r != NULL ? r : "failed");
+	return str_err(LAB_CERTS_ECRYPTO, err, errlen, "%s: %s", what, r != NULL ? r : "failed");
 }
 
 /* A positive random 127-bit serial: distinct per certificate without bookkeeping. */
@@ -218,7 +206,7 @@ int lab_leaf_create(struct lab_pki *pki, const char *name, int flags, struct lab
 
 	memset(&l, 0, sizeof(l));
 	if (name == NULL || name[0] == '\0' || strlen(name) > 253)
-		return fail(LAB_CERTS_EINVAL, err, errlen, "leaf name must be 1-253 characters");
+		return str_err(LAB_CERTS_EINVAL, err, errlen, "leaf name must be 1-253 characters");
 	if ((l.key = leaf_key(pki, flags)) == NULL)
 		return crypto_fail(err, errlen, "leaf key generation");
 	if ((l.cert = make_leaf(pki, name, flags, l.key)) == NULL ||
@@ -259,13 +247,13 @@ static int write_certs(const char *path, X509 *first, STACK_OF(X509) *rest, char
 	int ok;
 
 	if (b == NULL)
-		return fail(LAB_CERTS_EIO, err, errlen, "%s: %s", path, strerror(errno));
+		return str_err(LAB_CERTS_EIO, err, errlen, "%s: %s", path, strerror(errno));
 	ok = PEM_write_bio_X509(b, first);
 	for (int i = 0; ok && rest != NULL && i < sk_X509_num(rest); i++)
 		ok = PEM_write_bio_X509(b, sk_X509_value(rest, i));
 	ok = BIO_flush(b) == 1 && ok;
 	BIO_free(b);
-	return ok ? LAB_CERTS_OK : fail(LAB_CERTS_EIO, err, errlen, "%s: write failed", path);
+	return ok ? LAB_CERTS_OK : str_err(LAB_CERTS_EIO, err, errlen, "%s: write failed", path);
 }
 
 static int join(char *dst, size_t size, const char *dir, const char *base, const char *suffix,
@@ -274,7 +262,7 @@ static int join(char *dst, size_t size, const char *dir, const char *base, const
 	int n = snprintf(dst, size, "%s/%s%s", dir, base, suffix);
 
 	if (n < 0 || (size_t)n >= size)
-		return fail(LAB_CERTS_EINVAL, err, errlen, "path too long: %s/%s%s", dir, base, suffix);
+		return str_err(LAB_CERTS_EINVAL, err, errlen, "path too long: %s/%s%s", dir, base, suffix);
 	return LAB_CERTS_OK;
 }
 
@@ -299,11 +287,11 @@ int lab_leaf_write(struct lab_leaf *leaf, const char *dir, const char *base, cha
 	    (rc = join(leaf->chain_path, sizeof(leaf->chain_path), dir, base, ".chain.pem", err, errlen)))
 		return rc;
 	if ((b = open_out(leaf->key_path, 0600)) == NULL)
-		return fail(LAB_CERTS_EIO, err, errlen, "%s: %s", leaf->key_path, strerror(errno));
+		return str_err(LAB_CERTS_EIO, err, errlen, "%s: %s", leaf->key_path, strerror(errno));
 	ok = PEM_write_bio_PrivateKey(b, leaf->key, NULL, NULL, 0, NULL, NULL);
 	ok = BIO_flush(b) == 1 && ok;
 	BIO_free(b);
 	if (!ok)
-		return fail(LAB_CERTS_EIO, err, errlen, "%s: write failed", leaf->key_path);
+		return str_err(LAB_CERTS_EIO, err, errlen, "%s: write failed", leaf->key_path);
 	return write_certs(leaf->chain_path, leaf->cert, leaf->chain, err, errlen);
 }

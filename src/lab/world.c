@@ -13,9 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ldns/ldns.h>
+#include <openssl/pem.h>
 
 #include "dane/tlsa.h"
 #include "util/buf.h"
@@ -155,6 +158,18 @@ static const struct lab_scenario scenarios[] = {
 	 LAB_V_TEMPFAIL, NULL, 0, LAB_ZONE_SIGNED, NULL, 0, LAB_MX_LIST, 0,
 	 {{.name = "mx1.stall.test.", .pref = 10, .addrs = 1, .starttls = 1,
 	   .evil = LAB_EVIL_STALL, .cert = GOOD, .tlsa = {T311}}}},
+	/* Appended (addresses of the hosts above stay as they were): audit findings. */
+	{"rrsig-soon", "3 1 1 whose TLSA RRSIG is valid but expires in 3 days: verified today; "
+	 "tlsa audit warns",
+	 LAB_V_VERIFIED, "mx1.rrsig-soon.test.", 0, LAB_ZONE_SIGNED, NULL, 0, LAB_MX_LIST,
+	 LAB_DNS_TLSA_SIG_SOON,
+	 {{.name = "mx1.rrsig-soon.test.", .pref = 10, .addrs = 1, .starttls = 1, .cert = GOOD,
+	   .tlsa = {T311}}}},
+	{"stale-ta", "3 1 1 matching, beside a 2 1 1 for a CA the server does not send: verified; "
+	 "tlsa audit warns about the stale 2 1 1",
+	 LAB_V_VERIFIED, "mx1.stale-ta.test.", 0, LAB_ZONE_SIGNED, NULL, 0, LAB_MX_LIST, 0,
+	 {{.name = "mx1.stale-ta.test.", .pref = 10, .addrs = 1, .starttls = 1, .cert = GOOD,
+	   .tlsa = {T311, T(LAB_T_ROOT, 2, 1, 1)}}}},
 };
 
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -173,18 +188,6 @@ const struct lab_scenario *lab_scenario_find(const char *name)
 	return NULL;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* dst = a/b; -1 when it does not fit. */
 static int pjoin(char *dst, size_t size, const char *a, const char *b)
@@ -262,6 +265,27 @@ static int make_leaf(struct build *b, struct lab_host *h, const struct lab_cert_
 	return lab_leaf_write(l, b->certdir, base, b->err, b->errlen) == 0 ? 0 : -1;
 }
 
+/* The staged key of a rollover goes to DIR/certs/HOST-next.key.pem, so that an audit's
+ * --next can be shown a key that is already published. */
+static int write_next_key(struct build *b, const struct lab_host *h, EVP_PKEY *key)
+{
+	char nbuf[DNS_NAME_MAX], path[PATH_MAX];
+	FILE *fp;
+	int fd, ok;
+
+	if (snprintf(path, sizeof(path), "%s/%s-next.key.pem", b->certdir,
+		     cert_name(h, LAB_CN_HOST, nbuf, sizeof(nbuf))) >= (int)sizeof(path))
+		return str_err(-1, b->err, b->errlen, "path too long");
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return str_err(-1, b->err, b->errlen, "%s: %s", path, strerror(errno));
+	}
+	ok = PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL) == 1;
+	ok = (fclose(fp) == 0) && ok;
+	return ok ? 0 : str_err(-1, b->err, b->errlen, "%s: write failed", path);
+}
+
 /* The record's rdata for spec, computed from the host's certificate or the lab's keys. */
 static int tlsa_for(struct build *b, const struct lab_host *h, const struct lab_tlsa_spec *t,
 		    struct tlsa_rr *rr)
@@ -273,8 +297,9 @@ static int tlsa_for(struct build *b, const struct lab_host *h, const struct lab_
 		rc = tlsa_from_cert(b->w->pki.root, t->usage, t->selector, t->mtype, rr, b->err, b->errlen);
 	else if (t->src == LAB_T_NEXT) {
 		if ((next = EVP_EC_gen("P-256")) == NULL)
-			return fail(b->err, b->errlen, "next key generation failed");
-		rc = tlsa_from_pkey(next, t->usage, t->selector, t->mtype, rr, b->err, b->errlen);
+			return str_err(-1, b->err, b->errlen, "next key generation failed");
+		rc = write_next_key(b, h, next) != 0 ? TLSA_EFILE :
+		     tlsa_from_pkey(next, t->usage, t->selector, t->mtype, rr, b->err, b->errlen);
 		EVP_PKEY_free(next);
 	} else
 		rc = tlsa_from_cert(h->leaf[0].cert, t->usage, t->selector, t->mtype, rr, b->err, b->errlen);
@@ -298,7 +323,7 @@ static int add_tlsa(struct build *b, const struct lab_host *h)
 			break;
 		buf_reset(&line);
 		if (tlsa_format_zone(&rr, h->target, 25, &line) != TLSA_OK)
-			rc = fail(b->err, b->errlen, "cannot format TLSA for %s", h->target);
+			rc = str_err(-1, b->err, b->errlen, "cannot format TLSA for %s", h->target);
 		else
 			rc = lab_zone_rr(zone_for(b->zs, h->target), buf_cstr(&line), b->err, b->errlen);
 		tlsa_rr_free(&rr);
@@ -337,7 +362,7 @@ static int build_host(struct build *b, const struct lab_scenario *sc, const stru
 		str_copy(h->addr[h->naddr++], "::1", sizeof(h->addr[0]));
 	if (pjoin(h->maildir, sizeof(h->maildir), b->w->mail_root,
 		  cert_name(h, LAB_CN_HOST, nbuf, sizeof(nbuf))) != 0)
-		return fail(b->err, b->errlen, "path too long");
+		return str_err(-1, b->err, b->errlen, "path too long");
 	if (make_leaf(b, h, &s->cert, "") != 0)
 		return -1;
 	if ((s->addrs > 1 || s->dual) && make_leaf(b, h, &s->cert2, s->dual ? "-rsa" : "-2") != 0)
@@ -353,12 +378,16 @@ static int plant_fault(struct build *b, const struct lab_scenario *sc, const cha
 
 	if (sc->fault == LAB_DNS_OK)
 		return 0;
+	snprintf(owner, sizeof(owner), "_25._tcp.%s", tlsa_host);
+	if (sc->fault == LAB_DNS_TLSA_SIG_SOON)
+		return lab_zone_sig_expiry(zone_for(b->zs, owner), owner, LDNS_RR_TYPE_TLSA,
+					   LAB_SIG_SOON_DAYS * 86400L) == 0 ? 0 :
+		       str_err(-1, b->err, b->errlen, "%s: cannot set the TLSA signature expiry", sc->name);
 	if (sc->fault == LAB_DNS_BOGUS_MX)
 		return lab_zone_fault(zone_for(b->zs, domain), domain, LDNS_RR_TYPE_MX, f) == 0 ? 0 :
-		       fail(b->err, b->errlen, "%s: cannot plant MX fault", sc->name);
-	snprintf(owner, sizeof(owner), "_25._tcp.%s", tlsa_host);
+		       str_err(-1, b->err, b->errlen, "%s: cannot plant MX fault", sc->name);
 	return lab_zone_fault(zone_for(b->zs, owner), owner, LDNS_RR_TYPE_TLSA, f) == 0 ? 0 :
-	       fail(b->err, b->errlen, "%s: cannot plant TLSA fault", sc->name);
+	       str_err(-1, b->err, b->errlen, "%s: cannot plant TLSA fault", sc->name);
 }
 
 static int build_scenario(struct build *b, const struct lab_scenario *sc)
@@ -394,7 +423,7 @@ static int write_env(struct lab_world *w, char *err, size_t errlen)
 	FILE *fp = fopen(w->env_path, "w");
 
 	if (fp == NULL)
-		return fail(err, errlen, "%s: %s", w->env_path, strerror(errno));
+		return str_err(-1, err, errlen, "%s: %s", w->env_path, strerror(errno));
 	fprintf(fp, "# danemx lab: source this file in a shell (written by danemx lab)\n");
 	env_line(fp, "DANEMX_LAB_DIR", w->dir);
 	fprintf(fp, "DANEMX_LAB_PORT=%u\n", w->port);
@@ -405,7 +434,7 @@ static int write_env(struct lab_world *w, char *err, size_t errlen)
 	env_line(fp, "DANEMX_LAB_ROOT_CA", w->root_path);
 	env_line(fp, "DANEMX_LAB_DNS_DAEMON_CONF", w->dns.daemon_conf);
 	env_line(fp, "DANEMX_LAB_DNS_LISTEN", w->dns.daemon_addr);
-	return fclose(fp) == 0 ? 0 : fail(err, errlen, "%s: write failed", w->env_path);
+	return fclose(fp) == 0 ? 0 : str_err(-1, err, errlen, "%s: write failed", w->env_path);
 }
 
 static const char *evil_name(enum lab_evil e)
@@ -419,7 +448,7 @@ static int write_hosts(struct lab_world *w, char *err, size_t errlen)
 	FILE *fp = fopen(w->hosts_path, "w");
 
 	if (fp == NULL)
-		return fail(err, errlen, "%s: %s", w->hosts_path, strerror(errno));
+		return str_err(-1, err, errlen, "%s: %s", w->hosts_path, strerror(errno));
 	fprintf(fp, "#scenario\thost\ttarget\taddress\tport\tstarttls\tevil\tsubject_cn\tchain\texpect\n");
 	for (size_t i = 0; i < w->nhosts; i++) {
 		const struct lab_host *h = &w->hosts[i];
@@ -432,7 +461,7 @@ static int write_hosts(struct lab_world *w, char *err, size_t errlen)
 				evil_name(h->spec->evil), cn, l->chain_path, lab_verdict_name(h->sc->expect));
 		}
 	}
-	return fclose(fp) == 0 ? 0 : fail(err, errlen, "%s: write failed", w->hosts_path);
+	return fclose(fp) == 0 ? 0 : str_err(-1, err, errlen, "%s: write failed", w->hosts_path);
 }
 
 static int make_dirs(struct lab_world *w, struct build *b, char *err, size_t errlen)
@@ -441,19 +470,19 @@ static int make_dirs(struct lab_world *w, struct build *b, char *err, size_t err
 
 	if (strchr(w->dir, '\'') != NULL || strchr(w->dir, '"') != NULL || strchr(w->dir, '\n') != NULL ||
 	    strlen(w->dir) > PATH_MAX - 512)
-		return fail(err, errlen, "lab directory name is too long or contains a quote");
+		return str_err(-1, err, errlen, "lab directory name is too long or contains a quote");
 	if (pjoin(b->certdir, sizeof(b->certdir), w->dir, "certs") != 0 ||
 	    pjoin(w->mail_root, sizeof(w->mail_root), w->dir, "mail") != 0 ||
 	    pjoin(w->env_path, sizeof(w->env_path), w->dir, "lab.env") != 0 ||
 	    pjoin(w->hosts_path, sizeof(w->hosts_path), w->dir, "hosts.tsv") != 0 ||
 	    pjoin(w->root_path, sizeof(w->root_path), b->certdir, "root.pem") != 0 ||
 	    pjoin(dnsdir, sizeof(dnsdir), w->dir, "dns") != 0)
-		return fail(err, errlen, "lab directory name is too long");
+		return str_err(-1, err, errlen, "lab directory name is too long");
 	if ((mkdir(w->dir, 0700) != 0 && errno != EEXIST) ||
 	    (mkdir(b->certdir, 0700) != 0 && errno != EEXIST) ||
 	    (mkdir(w->mail_root, 0700) != 0 && errno != EEXIST) ||
 	    (mkdir(dnsdir, 0700) != 0 && errno != EEXIST))
-		return fail(err, errlen, "%s: cannot create the lab directories: %s", w->dir, strerror(errno));
+		return str_err(-1, err, errlen, "%s: cannot create the lab directories: %s", w->dir, strerror(errno));
 	return 0;
 }
 
@@ -478,9 +507,9 @@ static int build_all(struct build *b)
 	    lab_pki_write(&w->pki, b->certdir, b->err, b->errlen) != 0)
 		return -1;
 	if ((b->zs = lab_zoneset_new("test.")) == NULL)
-		return fail(b->err, b->errlen, "out of memory");
+		return str_err(-1, b->err, b->errlen, "out of memory");
 	if (b->opts->dns_listen != NULL && lab_zoneset_daemon_addr(b->zs, b->opts->dns_listen) != 0)
-		return fail(b->err, b->errlen, "bad --dns-listen address '%s' (want ADDR@PORT)",
+		return str_err(-1, b->err, b->errlen, "bad --dns-listen address '%s' (want ADDR@PORT)",
 			    b->opts->dns_listen);
 	for (size_t i = 0; i < NSCEN; i++)
 		if (build_scenario(b, &scenarios[i]) != 0)
@@ -489,7 +518,7 @@ static int build_all(struct build *b)
 	    b->opts->extra_zones(b->opts->extra_arg, b->zs, &w->pki, b->certdir, b->err, b->errlen) != 0)
 		return -1;
 	if (pjoin(dnsdir, sizeof(dnsdir), w->dir, "dns") != 0)
-		return fail(b->err, b->errlen, "lab directory name is too long");
+		return str_err(-1, b->err, b->errlen, "lab directory name is too long");
 	if (lab_zoneset_write(b->zs, dnsdir, &w->dns, b->err, b->errlen) != 0)
 		return -1;
 	return write_env(w, b->err, b->errlen) == 0 && write_hosts(w, b->err, b->errlen) == 0 ? 0 : -1;
@@ -504,13 +533,13 @@ int lab_world_build(const char *dir, const struct lab_world_opts *opts, struct l
 	int rc = -1;
 
 	if (w == NULL || (w->hosts = calloc(count_hosts(), sizeof(*w->hosts))) == NULL) {
-		fail(err, errlen, "out of memory");
+		str_err(-1, err, errlen, "out of memory");
 		goto out;
 	}
 	b.w = w;
 	w->port = b.opts->port != 0 ? b.opts->port : 10025;
 	if (str_copy(w->dir, dir, sizeof(w->dir)) >= sizeof(w->dir)) {
-		fail(err, errlen, "lab directory name is too long");
+		str_err(-1, err, errlen, "lab directory name is too long");
 		goto out;
 	}
 	if ((rc = build_all(&b)) == 0) {

@@ -38,7 +38,8 @@ enum lab_tlsa_src {
 	LAB_T_END = 0,            /* end of the list */
 	LAB_T_LEAF,               /* the host's (first) certificate */
 	LAB_T_ROOT,               /* the lab root CA */
-	LAB_T_NEXT,               /* a fresh key not in use yet (key rollover) */
+	LAB_T_NEXT,               /* a fresh key not in use yet (key rollover); its private
+				     key is written to DIR/certs/HOST-next.key.pem */
 	LAB_T_WRONG,              /* the leaf's data with one bit flipped */
 	LAB_T_MALFORMED,          /* the leaf's digest cut to 20 bytes: wrong for its mtype */
 };
@@ -67,7 +68,11 @@ struct lab_host_spec {
 };
 
 enum lab_mx_kind { LAB_MX_LIST = 0, LAB_MX_NULL, LAB_MX_IMPLICIT };
-enum lab_dns_fault { LAB_DNS_OK = 0, LAB_DNS_BOGUS_MX, LAB_DNS_BOGUS_TLSA, LAB_DNS_EXPIRED_TLSA };
+enum lab_dns_fault {
+	LAB_DNS_OK = 0, LAB_DNS_BOGUS_MX, LAB_DNS_BOGUS_TLSA, LAB_DNS_EXPIRED_TLSA,
+	LAB_DNS_TLSA_SIG_SOON,    /* the TLSA RRSIG is valid but expires in LAB_SIG_SOON_DAYS */
+};
+#define LAB_SIG_SOON_DAYS 3
 
 struct lab_scenario {
 	const char *name;         /* the domain is NAME.test. */

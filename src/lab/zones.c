@@ -52,19 +52,6 @@ struct lab_zoneset {
 	char daemon_addr[64];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Parse a domain name into canonical (lower case, absolute) form. */
 static ldns_rdf *name_parse(const char *text)
@@ -239,25 +226,25 @@ struct lab_zone *lab_zone_add(struct lab_zoneset *zs, const char *origin_text,
 	struct lab_zone *z = NULL, *parent;
 
 	if (origin == NULL) {
-		seterr(err, errlen, "bad zone name '%s'", origin_text ? origin_text : "(null)");
+		str_err(0, err, errlen, "bad zone name '%s'", origin_text ? origin_text : "(null)");
 		goto out;
 	}
 	if (zoneset_find_rdf(zs, origin) != NULL) {
-		seterr(err, errlen, "zone %s already exists", origin_text);
+		str_err(0, err, errlen, "zone %s already exists", origin_text);
 		goto out;
 	}
 	if ((parent = zoneset_closest(zs, origin)) == NULL) {
-		seterr(err, errlen, "zone %s is not below the lab apex %s", origin_text,
+		str_err(0, err, errlen, "zone %s is not below the lab apex %s", origin_text,
 		       zs->zones->origin_str);
 		goto out;
 	}
 	ns = ns_name(zs);
 	if (ns != NULL && name_in(ns, origin)) {
-		seterr(err, errlen, "zone %s would contain the lab name server's name", origin_text);
+		str_err(0, err, errlen, "zone %s would contain the lab name server's name", origin_text);
 		goto out;
 	}
 	if ((z = zone_new(zs, origin, sec)) == NULL) {
-		seterr(err, errlen, "zone %s: out of memory or key generation failed", origin_text);
+		str_err(0, err, errlen, "zone %s: out of memory or key generation failed", origin_text);
 		goto out;
 	}
 	z->parent = parent;
@@ -276,18 +263,18 @@ int lab_zone_rr(struct lab_zone *z, const char *rr_text, char *err, size_t errle
 
 	st = ldns_rr_new_frm_str(&rr, rr_text, LAB_TTL, z->origin, NULL);
 	if (st != LDNS_STATUS_OK) {
-		seterr(err, errlen, "bad record '%s': %s", rr_text, ldns_get_errorstr_by_id(st));
+		str_err(0, err, errlen, "bad record '%s': %s", rr_text, ldns_get_errorstr_by_id(st));
 		return -1;
 	}
 	ldns_dname2canonical(ldns_rr_owner(rr));
 	if (!name_in(ldns_rr_owner(rr), z->origin)) {
 		name_str(ldns_rr_owner(rr), owner, sizeof(owner));
-		seterr(err, errlen, "record owner %s is outside zone %s", owner, z->origin_str);
+		str_err(0, err, errlen, "record owner %s is outside zone %s", owner, z->origin_str);
 		ldns_rr_free(rr);
 		return -1;
 	}
 	if (!ldns_rr_list_push_rr(z->rrs, rr)) {
-		seterr(err, errlen, "out of memory");
+		str_err(0, err, errlen, "out of memory");
 		ldns_rr_free(rr);
 		return -1;
 	}
@@ -418,7 +405,7 @@ static int zone_add_delegations(struct lab_zoneset *zs, struct lab_zone *z, ldns
 	}
 	return 0;
 fail:
-	seterr(err, errlen, "zone %s: cannot build delegation records", z->origin_str);
+	str_err(0, err, errlen, "zone %s: cannot build delegation records", z->origin_str);
 	return -1;
 }
 
@@ -433,7 +420,7 @@ static int zone_check_cuts(struct lab_zoneset *zs, struct lab_zone *z, char *err
 
 		if (c != z) {
 			name_str(o, owner, sizeof(owner));
-			seterr(err, errlen, "record %s in zone %s belongs to child zone %s", owner,
+			str_err(0, err, errlen, "record %s in zone %s belongs to child zone %s", owner,
 			       z->origin_str, c->origin_str);
 			return -1;
 		}
@@ -470,7 +457,7 @@ static ldns_zone *zone_build(struct lab_zoneset *zs, struct lab_zone *z, char *e
 		goto fail;
 	return lz;
 fail:
-	seterr(err, errlen, "zone %s: cannot build the zone (out of memory?)", z->origin_str);
+	str_err(0, err, errlen, "zone %s: cannot build the zone (out of memory?)", z->origin_str);
 out:
 	if (lz != NULL)
 		ldns_zone_deep_free(lz);
@@ -533,7 +520,7 @@ static int zone_apply_mod(struct lab_zone *z, ldns_zone *signedz, const struct l
 		if (m->has_expiry && zone_resign(z, all, i, m, z->inception, now + m->expires_in) != 0)
 			return -1;
 		if (m->fault == LAB_FAULT_EXPIRED_SIG &&
-		    zone_resign(z, all, i, m, now - 60 * 86400, now - 30 * 86400) != 0)
+		    zone_resign(z, all, i, m, now - (time_t)60 * 86400, now - (time_t)30 * 86400) != 0)
 			return -1;
 		rr = ldns_rr_list_rr(all, i);
 		if (m->fault == LAB_FAULT_BAD_SIG) {
@@ -563,7 +550,7 @@ static int zone_sign(struct lab_zone *z, ldns_zone **lzp, char *err, size_t errl
 	for (struct lab_sigmod *m = z->mods; m != NULL; m = m->next) {
 		if (zone_apply_mod(z, signedz, m) != 0) {
 			name_str(m->owner, owner, sizeof(owner));
-			seterr(err, errlen, "zone %s: no signed RRset %s type %u to modify",
+			str_err(0, err, errlen, "zone %s: no signed RRset %s type %u to modify",
 			       z->origin_str, owner, m->type);
 			ldns_zone_deep_free(signedz);
 			return -1;
@@ -573,7 +560,7 @@ static int zone_sign(struct lab_zone *z, ldns_zone **lzp, char *err, size_t errl
 	*lzp = signedz;
 	return 0;
 fail:
-	seterr(err, errlen, "zone %s: signing failed", z->origin_str);
+	str_err(0, err, errlen, "zone %s: signing failed", z->origin_str);
 	return -1;
 }
 
@@ -596,12 +583,12 @@ static int write_zone(struct lab_zoneset *zs, struct lab_zone *z, const char *di
 		goto out;
 	zone_path(dir, z, path, sizeof(path));
 	if ((fp = fopen(path, "w")) == NULL) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		str_err(0, err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	ldns_zone_print(fp, lz);
 	if (fclose(fp) != 0) {
-		seterr(err, errlen, "%s: write failed: %s", path, strerror(errno));
+		str_err(0, err, errlen, "%s: write failed: %s", path, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -617,7 +604,7 @@ static int write_anchor(struct lab_zoneset *zs, const char *path, char *err, siz
 	int rc = -1;
 
 	if (fp == NULL || ds == NULL) {
-		seterr(err, errlen, "%s: %s", path, fp == NULL ? strerror(errno) : "no DS");
+		str_err(0, err, errlen, "%s: %s", path, fp == NULL ? strerror(errno) : "no DS");
 		goto out;
 	}
 	ldns_rr_set_ttl(ds, LAB_TTL);
@@ -625,7 +612,7 @@ static int write_anchor(struct lab_zoneset *zs, const char *path, char *err, siz
 	rc = 0;
 out:
 	if (fp != NULL && fclose(fp) != 0 && rc == 0) {
-		seterr(err, errlen, "%s: write failed: %s", path, strerror(errno));
+		str_err(0, err, errlen, "%s: write failed: %s", path, strerror(errno));
 		rc = -1;
 	}
 	ldns_rr_free(ds);
@@ -661,7 +648,7 @@ static int write_conf(struct lab_zoneset *zs, const struct lab_dns_paths *p, int
 	FILE *fp = fopen(path, "w");
 
 	if (fp == NULL) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		str_err(0, err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	fprintf(fp, "# danemx lab: %s; written by lab_zoneset_write, do not edit.\n",
@@ -679,7 +666,7 @@ static int write_conf(struct lab_zoneset *zs, const struct lab_dns_paths *p, int
 	}
 	conf_zones(fp, zs, p->dir);
 	if (fclose(fp) != 0) {
-		seterr(err, errlen, "%s: write failed: %s", path, strerror(errno));
+		str_err(0, err, errlen, "%s: write failed: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -691,7 +678,7 @@ static int paths_fill(const char *dir, struct lab_zoneset *zs, struct lab_dns_pa
 	memset(p, 0, sizeof(*p));
 	if (strlen(dir) + DNS_NAME_MAX + 16 >= LAB_PATH_MAX || strchr(dir, '"') != NULL ||
 	    strchr(dir, '\n') != NULL) {
-		seterr(err, errlen, "lab directory name is too long or contains a quote");
+		str_err(0, err, errlen, "lab directory name is too long or contains a quote");
 		return -1;
 	}
 	str_copy(p->dir, dir, sizeof(p->dir));
@@ -710,7 +697,7 @@ int lab_zoneset_write(struct lab_zoneset *zs, const char *dir, struct lab_dns_pa
 	if (paths_fill(dir, zs, &p, err, errlen) != 0)
 		return -1;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		seterr(err, errlen, "%s: %s", dir, strerror(errno));
+		str_err(0, err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	for (struct lab_zone *z = zs->zones; z != NULL; z = z->next) {

@@ -133,7 +133,7 @@ static unsigned elapsed_ms(const struct smtp_client *sc)
  * drained (RFC 5321 §4.5.3.2.5); the wait for the final reply is hard again. */
 static void arm_timeouts(struct smtp_client *sc, unsigned ms, int hard)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
 	sc->state_ms = ms;
 	evtimer_del(sc->deadline);
@@ -227,7 +227,8 @@ static void send_cmd(struct smtp_client *sc, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)   /* params are checked at start */
 		log_panic("smtp client: command line too long");
 	log_trace("smtp client %s: > %s", sc->res.peer, line);
-	memcpy(line + n, "\r\n", 2);
+	line[n] = '\r';
+	line[n + 1] = '\n';
 	conn_write(sc->conn, line, (size_t)n + 2);
 }
 
@@ -436,6 +437,7 @@ static void start_txn(struct smtp_client *sc)
 	char size[32] = "";
 
 	if ((e->flags & EHLO_SIZE) && e->size_max > 0 && sc->msg_size > e->size_max) {
+		sc->res.local_refusal = 1;
 		fail(sc, SMTP_FAIL_REJECTED, "message of %zu bytes exceeds the server's SIZE "
 		     "limit of %llu bytes (RFC 1870): not sent", sc->msg_size,
 		     (unsigned long long)e->size_max);
@@ -443,12 +445,14 @@ static void start_txn(struct smtp_client *sc)
 		return;
 	}
 	if (sc->utf8_addrs && !(e->flags & EHLO_SMTPUTF8)) {
+		sc->res.local_refusal = 1;
 		fail(sc, SMTP_FAIL_REJECTED, "internationalized address and the server does not "
 		     "offer SMTPUTF8 (RFC 6531): not sent");
 		quit(sc);
 		return;
 	}
 	if (sc->msg8 && !(e->flags & EHLO_8BITMIME)) {
+		sc->res.local_refusal = 1;
 		fail(sc, SMTP_FAIL_REJECTED, "8-bit message and the server does not offer "
 		     "8BITMIME (RFC 6152): not sent");
 		quit(sc);

@@ -125,6 +125,8 @@ struct smtp_client_result {
 	enum smtp_state stage;          /* the state the session was in when it ended */
 	enum smtp_fail fail;            /* SMTP_FAIL_NONE: the probe or delivery succeeded */
 	int temporary;                  /* REJECTED with a 4xx reply (retry later) */
+	int local_refusal;              /* REJECTED by this client: the message cannot be sent to
+					   this server as it is (SIZE, 8BITMIME, SMTPUTF8) */
 	char reason[SMTP_TEXT_MAX];     /* one line; peer text escaped */
 	char peer[64];                  /* "192.0.2.1:25" */
 	int banner_code;

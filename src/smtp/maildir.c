@@ -212,7 +212,8 @@ struct maildir_job {
 
 struct maildir_pool {
 	pthread_t th[MAILDIR_MAX_THREADS];
-	unsigned nth;
+	unsigned nth;            /* threads running */
+	unsigned want;           /* threads to start with the first job */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct maildir_job *todo, *todo_tail, *done;
@@ -293,11 +294,8 @@ struct maildir_pool *maildir_pool_new(struct event_base *base, unsigned nthreads
 		maildir_pool_free(p);
 		return NULL;
 	}
-	if (nthreads > MAILDIR_MAX_THREADS)
-		nthreads = MAILDIR_MAX_THREADS;
-	for (; p->nth < nthreads; p->nth++)
-		if (pthread_create(&p->th[p->nth], NULL, pool_worker, p) != 0)
-			break; /* fewer threads, or none: commit on the loop */
+	/* Threads start with the first message: a lab with many idle servers costs none. */
+	p->want = nthreads > MAILDIR_MAX_THREADS ? MAILDIR_MAX_THREADS : nthreads;
 	return p;
 }
 
@@ -311,6 +309,11 @@ struct maildir_job *maildir_pool_commit(struct maildir_pool *p, struct maildir_m
 	j->msg = m;
 	j->done = done;
 	j->arg = arg;
+	for (; p->nth < p->want; p->nth++)
+		if (pthread_create(&p->th[p->nth], NULL, pool_worker, p) != 0) {
+			p->want = p->nth; /* fewer threads, or none: commit on the loop */
+			break;
+		}
 	if (p->nth == 0) {
 		j->rc = maildir_commit(m, j->name, sizeof(j->name), j->err, sizeof(j->err));
 		j->msg = NULL;

@@ -190,7 +190,7 @@ static int ehlo_keyword(const char *t, size_t len, char *kw)
 		int alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 		if (!alnum && (i == 0 || c != '-'))
 			return -1;
-		kw[i] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+		kw[i] = (char)((c >= 'a' && c <= 'z') ? c - 'a' + 'A' : c);
 	}
 	kw[len] = '\0';
 	return 0;

@@ -90,7 +90,6 @@ struct smtp_server {
 	void *done_arg;
 	struct event *done_ev;
 	struct event *retry_ev;  /* re-enables listeners after an accept error */
-	unsigned seq;
 };
 
 static void session_input(struct session *s);
@@ -179,9 +178,9 @@ static void server_check_done(struct smtp_server *srv)
 
 static void session_log_end(struct session *s)
 {
-	log_info("disconnect from %s helo=%s tls=%s ehlo=%u helo=%u starttls=%u mail=%u "
+	log_info("%s: disconnect from %s helo=%s tls=%s ehlo=%u helo=%u starttls=%u mail=%u "
 		 "rcpt=%u data=%u quit=%u commands=%u messages=%u in=%llu out=%llu%s%s",
-		 conn_peer(s->c), s->helo[0] ? s->helo : "-", s->tls[0] ? s->tls : "none",
+		 s->id, conn_peer(s->c), s->helo[0] ? s->helo : "-", s->tls[0] ? s->tls : "none",
 		 s->n_ehlo, s->n_helo, s->n_starttls, s->n_mail, s->n_rcpt, s->n_data, s->n_quit,
 		 s->n_cmds, s->n_msgs, (unsigned long long)conn_bytes_in(s->c),
 		 (unsigned long long)conn_bytes_out(s->c), s->end_reason ? " reason=" : "",
@@ -300,7 +299,8 @@ static int parse_path(const char *arg, const char *kw, char *out, size_t outlen,
 	if (*p++ != '<')
 		return -1;
 	for (start = p; *p != '>'; p++)
-		if (*p == '\0' || *p == '<' || (unsigned char)*p <= ' ' || *p == 0x7f)
+		/* No SMTPUTF8 offered: 8-bit bytes have no place in a path (RFC 6531). */
+		if (*p == '\0' || *p == '<' || (unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
 			return -1;
 	n = (size_t)(p - start);
 	if (n > SMTP_PATH_MAX || n >= outlen)
@@ -543,7 +543,13 @@ static void cmd_data(struct session *s, const char *arg)
 		reply(s, "451 4.3.0 Error: queue file write error");
 		return;
 	}
-	snprintf(s->qid, sizeof(s->qid), "%08X%04X", (unsigned)time(NULL), ++s->srv->seq & 0xffff);
+	{
+		/* Unique within the process (several servers share it in the lab) and across
+		 * processes started in the same second: time, pid, a process-wide counter. */
+		static unsigned qid_seq;
+		snprintf(s->qid, sizeof(s->qid), "%08X%05X%04X", (unsigned)time(NULL),
+			 (unsigned)getpid() & 0xfffff, ++qid_seq & 0xffff);
+	}
 	s->msg_size = 0;
 	s->data_err = DATA_OK;
 	write_received(s);
@@ -716,8 +722,8 @@ static void data_reply(struct session *s, const char *name)
 		s->srv->st.rejected++;
 		reply(s, "%s", data_why[s->data_err]);
 	}
-	log_info("%s: client=%s, helo=%s, tls=%s, from=<%s>, to=%s, size=%zu, nrcpt=%zu, "
-		 "status=%s (%s%s)", s->qid, conn_peer(s->c), s->helo, s->tls[0] ? s->tls : "none",
+	log_info("%s: session=%s, client=%s, helo=%s, tls=%s, from=<%s>, to=%s, size=%zu, "
+		 "nrcpt=%zu, status=%s (%s%s)", s->qid, s->id, conn_peer(s->c), s->helo, s->tls[0] ? s->tls : "none",
 		 s->from, buf_cstr(&s->rcpts), s->msg_size, s->nrcpt, ok ? "sent" : "rejected",
 		 ok ? "delivered to maildir as new/" : data_why[s->data_err], ok ? name : "");
 	txn_reset(s);
@@ -865,7 +871,7 @@ static void session_event(struct conn *c, enum conn_event ev, void *arg)
 
 static void session_new(struct smtp_server *srv, int fd)
 {
-	struct timeval tv = {srv->session_ms / 1000, (srv->session_ms % 1000) * 1000};
+	struct timeval tv = {srv->session_ms / 1000, (suseconds_t)(srv->session_ms % 1000) * 1000};
 	struct session *s;
 	char err[256];
 
@@ -977,7 +983,7 @@ static int server_copy_params(struct smtp_server *srv, const struct smtp_server_
 
 	srv->nlisten = p->nlisten;
 	srv->ndomains = p->ndomains;
-	srv->max_size = p->max_size ? p->max_size : 10u * 1024 * 1024;
+	srv->max_size = p->max_size ? p->max_size : (size_t)10 * 1024 * 1024;
 	srv->max_conn = p->max_conn ? p->max_conn : 1000;
 	srv->max_rcpt = p->max_rcpt ? p->max_rcpt : 100;
 	srv->max_errors = p->max_errors ? p->max_errors : 10;

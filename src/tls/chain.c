@@ -87,9 +87,12 @@ static void digest_facts(X509 *x, struct cert_facts *out)
 	int len;
 
 	X509_digest(x, EVP_sha256(), out->cert_sha256, &mdlen);
+	X509_digest(x, EVP_sha512(), out->cert_sha512, &mdlen);
 	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
-	if (len > 0)
+	if (len > 0) {
 		EVP_Digest(der, (size_t)len, out->spki_sha256, &mdlen, EVP_sha256(), NULL);
+		EVP_Digest(der, (size_t)len, out->spki_sha512, &mdlen, EVP_sha512(), NULL);
+	}
 	OPENSSL_free(der);
 }
 

@@ -1,7 +1,7 @@
 /*
  * chain: the facts of a TLS session for reports: protocol version, cipher, and each
  * certificate the server sent (subject, issuer, validity, key type and size, DNS names,
- * SHA-256 of the SPKI and of the certificate). Plain structs filled from OpenSSL objects;
+ * SHA-256 and SHA-512 of the SPKI and of the certificate). Plain structs filled from OpenSSL objects;
  * no judgement (that is dane_ossl's), no printing, no I/O.
  */
 #ifndef DANEMX_CHAIN_H
@@ -32,6 +32,8 @@ struct cert_facts {
 	char sans[CHAIN_SANS_MAX];          /* DNS subjectAltNames, "a.test, *.b.test" */
 	unsigned char spki_sha256[32];      /* what "x 1 1" TLSA records hold */
 	unsigned char cert_sha256[32];      /* what "x 0 1" TLSA records hold */
+	unsigned char spki_sha512[64];      /* what "x 1 2" TLSA records hold */
+	unsigned char cert_sha512[64];      /* what "x 0 2" TLSA records hold */
 };
 
 struct tls_facts {

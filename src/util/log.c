@@ -30,6 +30,8 @@ void log_use_syslog(const char *ident)
 }
 
 static void log_vemit(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void log_vemit(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug", "trace"};
 	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_DEBUG};

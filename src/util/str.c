@@ -90,6 +90,18 @@ int str_printf(char *dst, size_t size, const char *fmt, ...)
 	return (size_t)n >= size;
 }
 
+int str_err(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 char *str_lower(char *s)
 {
 	for (char *p = s; *p; p++)

@@ -22,6 +22,10 @@ char *str_escape(char *dst, size_t dstsize, const void *src, size_t len);
  * always terminates. Returns 1 when the text was cut. */
 int str_printf(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Fill an optional error buffer (NULL or size 0: left alone) and return code, so that an
+ * error path is one statement: return str_err(E_FILE, err, errlen, "%s: %s", path, why); */
+int str_err(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Lower-case in place (ASCII only); returns s. */
 char *str_lower(char *s);
 /* 1 if a equals b ignoring ASCII case. */

@@ -156,8 +156,10 @@ for sc in dane-ok dane-expired dane-othername rollover malformed-plus cname-mx i
 done
 h=$(tls_chain "$(addr_of dane-312)" "$port" | first_cert | spki_hash sha512sum)
 check "dane-312: 3 1 2 matches" -- grep -qx "$h" <(zone_tlsa mx1.dane-312.test. 3 1 2)
-h=$(tls_chain ::1 "$port" | first_cert | spki_hash sha512sum)
-check "dane-312 over ::1: 3 1 2 matches" -- grep -qx "$h" <(zone_tlsa mx1.dane-312.test. 3 1 2)
+if grep -q $'\t::1\t' "$dir/hosts.tsv"; then   # absent where ::1 cannot be bound
+	h=$(tls_chain ::1 "$port" | first_cert | spki_hash sha512sum)
+	check "dane-312 over ::1: 3 1 2 matches" -- grep -qx "$h" <(zone_tlsa mx1.dane-312.test. 3 1 2)
+fi
 h=$(tls_chain "$(addr_of dane-300)" "$port" | first_cert | cert_full)
 check "dane-300: 3 0 0 is the served certificate" -- grep -qx "$h" <(zone_tlsa mx1.dane-300.test. 3 0 0)
 h=$(tls_chain "$(addr_of dane-ta)" "$port" | last_cert | spki_hash sha256sum)

@@ -1,6 +1,8 @@
 # Shared helpers for tests/lab/*.sh (sourced; named .bash so CTest does not run it
 # as a test). Needs $bin (the danemx binary).
-#   lab_start [extra lab-up options]   start `danemx lab up` on a free port; sources lab.env
+#   lab_start [extra lab-up options]   start `danemx lab up` on a free port (or on $LAB_PORT
+#                                      when set, e.g. 25 inside a private network namespace);
+#                                      sources lab.env
 #   lab_stop                           stop it and check that nothing is left behind
 #   t_check NAME [!] cmd...            a check that passes when cmd succeeds (fails, with !)
 #   t_expect NAME WANT GOT             a check that passes when WANT == GOT
@@ -58,11 +60,12 @@ lab_free_port() {
 }
 
 lab_start() {
-	local port
-	port=$(lab_free_port) || { echo "FAIL: no free port"; return 1; }
+	local port=${LAB_PORT:-}
+	[ -n "$port" ] || port=$(lab_free_port) || { echo "FAIL: no free port"; return 1; }
 	"$bin" lab up --port "$port" "$@" >"$TMPD/lab.out" 2>"$TMPD/lab.err" &
 	LAB_PID=$!
-	for _ in $(seq 1 100); do
+	# Normally ~1 s; the bound is generous for a loaded machine (ctest -j, sanitizers).
+	for _ in $(seq 1 600); do
 		grep -q '^lab ready: ' "$TMPD/lab.out" 2>/dev/null && break
 		kill -0 "$LAB_PID" 2>/dev/null || break
 		sleep 0.1

@@ -98,9 +98,9 @@ grep FAIL "$TMPD/bulk.txt" | head -5
 
 # Shards: 1/3 + 2/3 + 3/3 == all, no overlap (also for the error lines).
 cat "$in" "$bulk" >"$TMPD/all.txt"
-"$bin" scan "${dnsopt[@]}" --quiet --single-key --no-connect --output "$TMPD/full.jsonl" "$TMPD/all.txt"
+"$bin" scan "${dnsopt[@]}" --quiet --single-key --output "$TMPD/full.jsonl" "$TMPD/all.txt"
 for k in 1 2 3; do
-	"$bin" scan "${dnsopt[@]}" --quiet --single-key --no-connect --shard "$k/3" \
+	"$bin" scan "${dnsopt[@]}" --quiet --single-key --shard "$k/3" \
 		--output "$TMPD/s$k.jsonl" "$TMPD/all.txt"
 done
 keys() { python3 -c '

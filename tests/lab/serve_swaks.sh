@@ -43,6 +43,11 @@ start tls --cert chain.pem --key leaf.key --maildir "$tmp/md" --domain example.t
 spid=${pids[-1]}
 grep -qx "_25._tcp.mx.example.test. IN TLSA 3 1 1 $(spki leaf.pem)" tls.out && ok || bad "3 1 1 record: $(cat tls.out)"
 grep -qx "_25._tcp.mx.example.test. IN TLSA 2 1 1 $(spki ca.pem)" tls.out && ok || bad "2 1 1 record"
+# A CA-issued leaf without its issuer in the file: 3 1 1 and a note, no 2 1 1.
+timeout 1 "$bin" serve --listen 127.0.0.1:0 --hostname mx.example.test --cert leaf.pem --key leaf.key \
+	--maildir "$tmp/md0" >leafonly.out 2>/dev/null
+grep -q '^; no 2 1 1 record: leaf.pem holds no issuer' leafonly.out && ! grep -q 'IN TLSA 2 1 1 ' leafonly.out &&
+	grep -q ' 3 1 1 ' leafonly.out && ok || bad "leaf-only chain: $(cat leafonly.out)"
 
 # The message, with lines that need dot-stuffing and 8-bit bytes. No final CRLF: swaks
 # adds one before the final dot.

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -251,6 +252,44 @@ static void test_connect(void **state)
 	event_base_free(base);
 }
 
+/* A listener whose accept queue is full drops SYNs: the connect hangs, the timeout fires. */
+static void test_connect_timeout(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct sockaddr_in sin;
+	struct side s;
+	char err[256];
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fill[4], nfill = 0;
+	socklen_t len = sizeof(sin);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	for (int i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(fill[i], (struct sockaddr *)&sin, sizeof(sin)) == 0 || errno == EINPROGRESS)
+			nfill++;
+	}
+	usleep(100000);
+	memset(&s, 0, sizeof(s));
+	s.base = base;
+	buf_init(&s.log, 0);
+	s.c = conn_connect(base, (struct sockaddr *)&sin, sizeof(sin), 300, record_cb, &s, err,
+			   sizeof(err));
+	assert_non_null(s.c);
+	loop_for(base, 5000);
+	assert_string_equal(buf_cstr(&s.log), "timeout|");
+	side_fini(&s);
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+	event_base_free(base);
+	(void)nfill;
+}
+
 /* STARTTLS: both sides upgrade; plaintext pipelined behind the command (server side)
  * and behind the 220 reply (client side) is discarded and counted, never delivered. */
 struct tls_test {
@@ -421,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_flood_bounded),
 		cmocka_unit_test(test_timeout_and_drained),
 		cmocka_unit_test(test_connect),
+		cmocka_unit_test(test_connect_timeout),
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_starttls_plaintext_after),
 		cmocka_unit_test(test_free_in_callback),

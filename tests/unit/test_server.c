@@ -50,6 +50,7 @@ static int tcli_open(struct tcli *t, unsigned port)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	t->fd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(t->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return connect(t->fd, (struct sockaddr *)&sin, sizeof(sin));
 }
 
@@ -333,6 +334,8 @@ static const struct step conformance[] = {
 	{"DATA\r\n", 503},
 	{"MAIL FROM:<a@b.test> XYZ=1\r\n", 555},
 	{"MAIL FROM:a@b.test\r\n", 501},
+	{"MAIL FROM:<\xc3\xa9@b.test>\r\n", 501}, /* 8-bit without SMTPUTF8 */
+	{"MAIL FROM:<a b@b.test>\r\n", 501},
 	{"MAIL FROM:<a@b.test> SIZE=99999999999\r\n", 552},
 	{"MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME\r\n", 250},
 	{"MAIL FROM:<>\r\n", 503},             /* nested */
@@ -539,6 +542,81 @@ static void test_timeouts(void **state)
 	ms = atol(strchr(f->text, '|') + 1);
 	assert_true(ms < 3000);
 	assert_int_equal(new_files(f, NULL, 0), 0);
+	fini(f);
+}
+
+static void script_session_timeout(struct fix *f)
+{
+	struct tcli t;
+
+	tcli_open(&t, f->port);
+	got(f, treply(&t, NULL, 0));
+	/* Busy, never idle for the command timeout, but over the session limit. */
+	for (int i = 0; i < 12; i++) {
+		usleep(100000);
+		tsend(&t, "NOOP\r\n");
+		if (treply(&t, f->text, sizeof(f->text)) != 250)
+			break;
+	}
+	got(f, treply(&t, NULL, 0));
+	tcli_close(&t);
+}
+
+static void test_session_timeout(void **state)
+{
+	struct fix *f = *state;
+
+	f->p.cmd_timeout_ms = 1000;
+	f->p.session_timeout_ms = 500;
+	run(f, script_session_timeout);
+	assert_string_equal(buf_cstr(&f->got), "220 -1");
+	assert_non_null(strstr(f->text, "421 4.4.2"));
+	fini(f);
+}
+
+/* Random bytes (with line ends sprinkled in) in every state: replies, no crash, and the
+ * server still serves the next client. */
+static void script_garbage(struct fix *f)
+{
+	static const char *const preludes[] = {
+		"", "EHLO c\r\n", "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u@example.test>\r\nDATA\r\n",
+	};
+	unsigned seed = 7;
+	char junk[4096];
+	struct tcli t;
+
+	for (size_t p = 0; p < 3; p++) {
+		tcli_open(&t, f->port);
+		tsend(&t, preludes[p]);
+		for (int round = 0; round < 64; round++) {
+			for (size_t i = 0; i < sizeof(junk) - 1; i++) {
+				junk[i] = (char)(rand_r(&seed) & 0xff);
+				if (junk[i] == 0 || rand_r(&seed) % 61 == 0)
+					junk[i] = '\n';
+			}
+			junk[sizeof(junk) - 1] = '\0';
+			tsend(&t, junk);
+		}
+		while (treply(&t, NULL, 0) >= 0)
+			;
+		tcli_close(&t);
+	}
+	tcli_open(&t, f->port);
+	got(f, treply(&t, NULL, 0));
+	tsend(&t, "NOOP\r\n");
+	got(f, treply(&t, NULL, 0));
+	tcli_close(&t);
+}
+
+static void test_garbage(void **state)
+{
+	struct fix *f = *state;
+
+	f->p.max_errors = 1000000;
+	f->p.cmd_timeout_ms = 300;
+	f->p.data_timeout_ms = 300;
+	run(f, script_garbage);
+	assert_string_equal(buf_cstr(&f->got), "220 250");
 	fini(f);
 }
 
@@ -797,6 +875,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_error_limit, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_session_timeout, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_max_conn, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_starttls_injection, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_reload, fix_setup, fix_teardown),

@@ -42,6 +42,18 @@ static void test_fold_table(void **state)
 		{{{VERDICT_TEMPFAIL, 1}, {VERDICT_TEMPFAIL, 1}}, 2, VERDICT_TEMPFAIL, 0},
 		/* nothing at all is a temporary failure */
 		{{{VERDICT_VERIFIED, 0}}, 0, VERDICT_TEMPFAIL, 0},
+		/* unauthenticated TLS without DANE is weaker than encrypt-only */
+		{{{VERDICT_ENCRYPT_ONLY, 0}, {VERDICT_OPPORTUNISTIC, 0}}, 2, VERDICT_OPPORTUNISTIC, 1},
+		{{{VERDICT_OPPORTUNISTIC, 0}, {VERDICT_ENCRYPT_ONLY, 0}}, 2, VERDICT_OPPORTUNISTIC, 0},
+		/* trusted is weaker than verified, encrypt-only weaker than trusted */
+		{{{VERDICT_TRUSTED, 0}, {VERDICT_ENCRYPT_ONLY, 0}}, 2, VERDICT_ENCRYPT_ONLY, 1},
+		/* nomail is the weakest claim of all: anything real outranks it */
+		{{{VERDICT_NOMAIL, 0}, {VERDICT_VERIFIED, 0}}, 2, VERDICT_VERIFIED, 1},
+		/* tempfail outranks every pass, plaintext included */
+		{{{VERDICT_PLAINTEXT, 0}, {VERDICT_TEMPFAIL, 0}}, 2, VERDICT_TEMPFAIL, 1},
+		/* ties: the first of the worst is named */
+		{{{VERDICT_DANE_FAIL, 0}, {VERDICT_DANE_FAIL, 0}}, 2, VERDICT_DANE_FAIL, 0},
+		{{{VERDICT_VERIFIED, 0}, {VERDICT_DANE_FAIL, 0}, {VERDICT_DANE_FAIL, 0}}, 3, VERDICT_DANE_FAIL, 1},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -54,9 +66,22 @@ static void test_fold_table(void **state)
 	}
 }
 
+static void test_pass_and_dane(void **state)
+{
+	(void)state;
+	for (int v = 0; v < VERDICT_COUNT; v++) {
+		int pass = verdict_is_pass((enum verdict)v);
+		assert_int_equal(pass, v != VERDICT_DANE_FAIL && v != VERDICT_TEMPFAIL);
+		assert_int_equal(verdict_is_dane((enum verdict)v), v == VERDICT_VERIFIED || v == VERDICT_TRUSTED);
+	}
+}
+
 static void test_nagios(void **state)
 {
 	(void)state;
+	assert_int_equal(verdict_nagios(VERDICT_TRUSTED), 0);
+	assert_int_equal(verdict_nagios(VERDICT_ENCRYPT_ONLY), 1);
+	assert_int_equal(verdict_nagios(VERDICT_PLAINTEXT), 1);
 	assert_int_equal(verdict_nagios(VERDICT_VERIFIED), 0);
 	assert_int_equal(verdict_nagios(VERDICT_NOMAIL), 0);
 	assert_int_equal(verdict_nagios(VERDICT_OPPORTUNISTIC), 1);
@@ -70,6 +95,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_round_trip),
 		cmocka_unit_test(test_fold_table),
+		cmocka_unit_test(test_pass_and_dane),
 		cmocka_unit_test(test_nagios),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
