@@ -215,25 +215,27 @@ static void ehlo_add(struct ehlo *e, const char *t)
 {
 	const char *sp = strchr(t, ' ');
 	size_t klen = sp ? (size_t)(sp - t) : strlen(t);
-	struct ehlo_ext *x;
+	char kw[EHLO_KEYWORD_MAX];
 
-	if (e->next >= EHLO_EXT_MAX) {
+	if (ehlo_keyword(t, klen, kw) != 0) {
 		e->nbad++;
 		return;
 	}
-	x = &e->ext[e->next];
-	if (ehlo_keyword(t, klen, x->keyword) != 0) {
-		e->nbad++;
-		return;
-	}
-	/* params are checked printable; over-long ones are cut (only SIZE's is parsed) */
-	str_copy(x->params, sp ? sp + 1 : "", sizeof(x->params));
-	e->next++;
+	/* The flags of known extensions never depend on room to store the line: STARTTLS
+	 * listed after EHLO_EXT_MAX others must still be seen (else DANE fails falsely). */
 	for (size_t i = 0; i < sizeof(ehlo_known) / sizeof(ehlo_known[0]); i++)
-		if (strcmp(x->keyword, ehlo_known[i].name) == 0)
+		if (strcmp(kw, ehlo_known[i].name) == 0)
 			e->flags |= ehlo_known[i].flag;
-	if (strcmp(x->keyword, "SIZE") == 0)
-		e->size_max = ehlo_size(x->params);
+	if (strcmp(kw, "SIZE") == 0)
+		e->size_max = ehlo_size(sp ? sp + 1 : "");
+	if (e->next >= EHLO_EXT_MAX) {
+		e->nbad++;  /* kept for the flags above, not listed */
+		return;
+	}
+	str_copy(e->ext[e->next].keyword, kw, sizeof(e->ext[e->next].keyword));
+	/* params are checked printable; over-long ones are cut (only SIZE's is parsed) */
+	str_copy(e->ext[e->next].params, sp ? sp + 1 : "", sizeof(e->ext[e->next].params));
+	e->next++;
 }
 
 int reply_parse_ehlo(const struct reply *r, struct ehlo *out)

@@ -68,7 +68,7 @@ static inline int reply_permfail(const struct reply *r) { return r->code / 100 =
 char *reply_format(const struct reply *r, char *dst, size_t dstsize);
 
 /* EHLO extensions (RFC 5321 §4.1.1.1: ehlo-line = keyword *(SP param)). */
-#define EHLO_EXT_MAX 32
+#define EHLO_EXT_MAX 16   /* listed; known extensions set flags beyond it too */
 #define EHLO_KEYWORD_MAX 32
 #define EHLO_PARAMS_MAX 128
 

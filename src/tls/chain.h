@@ -13,7 +13,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#define CHAIN_MAX 10            /* certificates kept; more are counted in ntotal */
+#define CHAIN_MAX 6             /* certificates described; more are counted in ntotal (OpenSSL
+				   still verifies the whole chain: this bounds only the report) */
 #define CHAIN_NAME_MAX 256      /* subject / issuer one-line form */
 #define CHAIN_SANS_MAX 1024     /* DNS names, comma-separated */
 

@@ -84,6 +84,9 @@ SSL_CTX *tls_client_ctx_new(const struct tls_client_opts *opts, char *err, size_
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* Give the record buffers back while a session waits on its peer: a scan holds
+	 * hundreds of sessions that are mostly waiting. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

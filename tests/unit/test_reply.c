@@ -138,6 +138,32 @@ static void test_reply_format(void **state)
 	free(p);
 }
 
+/* STARTTLS and SIZE listed after more extensions than are stored still count: a server
+ * with many extensions must not look like one without STARTTLS (a false DANE failure). */
+static void test_ehlo_many(void **state)
+{
+	struct reply_parser *p = malloc(sizeof(*p));
+	struct ehlo *e = malloc(sizeof(*e));
+	char input[4096] = "250-mx.example.test\n";
+	(void)state;
+
+	for (int i = 0; i < 40; i++) {
+		size_t n = strlen(input);
+		snprintf(input + n, sizeof(input) - n, "250-X-EXT%d\n", i);
+	}
+	strcat(input, "250-SIZE 2048\n250 STARTTLS");
+	reply_parser_init(p);
+	assert_int_equal(feed_all(p, input), REPLY_DONE);
+	assert_int_equal(reply_parse_ehlo(&p->reply, e), REPLY_OK);
+	assert_true(e->flags & EHLO_STARTTLS);
+	assert_true(e->flags & EHLO_SIZE);
+	assert_int_equal(e->size_max, 2048);
+	assert_int_equal(e->next, EHLO_EXT_MAX);
+	assert_int_equal(e->nbad, 42 - EHLO_EXT_MAX);
+	free(e);
+	free(p);
+}
+
 static void test_ehlo(void **state)
 {
 	struct reply_parser *p = malloc(sizeof(*p));
@@ -186,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_reply_limits),
 		cmocka_unit_test(test_reply_format),
 		cmocka_unit_test(test_ehlo),
+		cmocka_unit_test(test_ehlo_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
