@@ -10,6 +10,9 @@
 #include <sysexits.h>
 
 #include "cli/cli_dns.h"
+#include "util/str.h"
+
+#include <event2/event.h>
 
 static int parse_timeout(const char *arg, unsigned *ms)
 {
@@ -73,4 +76,45 @@ int cli_dns_ctx(const char *cmd, struct event_base *base, const struct dns_opts 
 		return EX_OK;
 	fprintf(stderr, "danemx: %s: %s\n", cmd, err);
 	return cli_dns_exit_code(why);
+}
+
+struct preflight {
+	int done, ok;
+	char why[256];
+};
+
+static void preflight_cb(struct dns_result *r, void *arg)
+{
+	struct preflight *pf = arg;
+
+	pf->done = 1;
+	pf->ok = dns_result_validates(r);
+	if (!pf->ok)
+		str_printf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s%s%s%s%s%s",
+			   r->qname, dns_sec_name(r->sec), r->status != DNS_OK ? " (" : "",
+			   r->status != DNS_OK ? dns_status_name(r->status) : "", r->status != DNS_OK ? ")" : "",
+			   r->why_bogus[0] ? ": " : "", r->why_bogus);
+	dns_result_free(r);
+}
+
+int cli_dns_preflight(const char *cmd, struct event_base *base, struct dns_ctx *dns,
+		      const struct dns_opts *o, char *why, size_t whylen)
+{
+	struct preflight pf = {0};
+
+	if (dns_probe_validation(dns, preflight_cb, &pf) == NULL) {
+		str_copy(why, "out of memory", whylen);
+		return EX_OSERR;
+	}
+	while (!pf.done && event_base_loop(base, EVLOOP_ONCE) == 0)
+		;
+	if (pf.ok)
+		return 0;
+	/* A forwarder that does not answer at all is unavailable, not a validation fault. */
+	if (o->resolver != NULL && dns_resolver_answers(o->resolver, o->timeout_ms ? o->timeout_ms : 2000) == 0) {
+		fprintf(stderr, "danemx: %s: resolver %s does not answer\n", cmd, o->resolver);
+		return EX_UNAVAILABLE;
+	}
+	str_copy(why, pf.why[0] ? pf.why : "no trust anchor", whylen);
+	return 3;
 }

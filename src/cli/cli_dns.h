@@ -56,4 +56,12 @@ int cli_dns_exit_code(enum dns_err e);
 int cli_dns_ctx(const char *cmd, struct event_base *base, const struct dns_opts *o,
 		struct dns_ctx **out);
 
+/* Can this resolver validate DNSSEC at all (the trust anchor zone's DNSKEY RRset comes back
+ * secure)? Runs base's loop until the answer is in. Returns 0 when it can; EX_UNAVAILABLE
+ * when a --resolver does not answer at all (one line printed, naming it); 3 when answers
+ * cannot be validated, with the reason in why (the caller reports it in its own format:
+ * never a DANE verdict then). */
+int cli_dns_preflight(const char *cmd, struct event_base *base, struct dns_ctx *dns,
+		      const struct dns_opts *o, char *why, size_t whylen);
+
 #endif

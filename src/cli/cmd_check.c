@@ -130,42 +130,6 @@ static void run_next(struct check_run *run)
 	}
 }
 
-/* Can this resolver validate at all? The answer decides between DANE verdicts and exit 3. */
-struct preflight {
-	int done, ok;
-	char why[256];
-};
-
-static void preflight_cb(struct dns_result *r, void *arg)
-{
-	struct preflight *pf = arg;
-
-	pf->done = 1;
-	pf->ok = dns_result_validates(r);
-	if (!pf->ok) {
-		str_printf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s%s%s%s%s%s",
-			   r->qname, dns_sec_name(r->sec), r->status != DNS_OK ? " (" : "",
-			   r->status != DNS_OK ? dns_status_name(r->status) : "", r->status != DNS_OK ? ")" : "",
-			   r->why_bogus[0] ? ": " : "", r->why_bogus);
-	}
-	dns_result_free(r);
-}
-
-static int preflight_run(struct event_base *base, struct dns_ctx *dns, char *why, size_t whylen)
-{
-	struct preflight pf = {0};
-
-	if (dns_probe_validation(dns, preflight_cb, &pf) == NULL) {
-		str_copy(why, "out of memory", whylen);
-		return -1;
-	}
-	while (!pf.done && event_base_loop(base, EVLOOP_ONCE) == 0)
-		;
-	if (!pf.ok)
-		str_copy(why, pf.why[0] ? pf.why : "no trust anchor", whylen);
-	return pf.ok ? 0 : -1;
-}
-
 static int exit_for(const struct check_run *run)
 {
 	int worst = 0;
@@ -340,15 +304,9 @@ static int cmd_check_run(int argc, char **argv)
 		rc = EX_SOFTWARE;
 		goto out;
 	}
-	if (preflight_run(run.base, dns, err, sizeof(err)) < 0) {
-		/* A forwarder that does not answer at all is unavailable, not a validation fault. */
-		if (dopts.resolver != NULL &&
-		    dns_resolver_answers(dopts.resolver, dopts.timeout_ms ? dopts.timeout_ms : 2000) == 0) {
-			fprintf(stderr, "danemx: check: resolver %s does not answer\n", dopts.resolver);
-			rc = EX_UNAVAILABLE;
-			goto out;
-		}
-		rc = validation_failed(&run, err);
+	if ((rc = cli_dns_preflight("check", run.base, dns, &dopts, err, sizeof(err))) != 0) {
+		if (rc == 3)
+			rc = validation_failed(&run, err);
 		goto out;
 	}
 	run.params.dns = dns;

@@ -243,39 +243,6 @@ static void fill(struct scan_run *run)
 
 /* ---- setup -------------------------------------------------------------------- */
 
-struct preflight {
-	int done, ok;
-	char why[256];
-};
-
-static void preflight_cb(struct dns_result *r, void *arg)
-{
-	struct preflight *pf = arg;
-
-	pf->done = 1;
-	pf->ok = dns_result_validates(r);
-	if (!pf->ok)
-		str_printf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s%s%s", r->qname,
-			   dns_sec_name(r->sec), r->why_bogus[0] ? ": " : "", r->why_bogus);
-	dns_result_free(r);
-}
-
-/* Can this resolver validate at all? Without it no verdict means anything (exit 3). */
-static int preflight_run(struct event_base *base, struct dns_ctx *dns, char *why, size_t whylen)
-{
-	struct preflight pf = {0};
-
-	if (dns_probe_validation(dns, preflight_cb, &pf) == NULL) {
-		str_copy(why, "out of memory", whylen);
-		return -1;
-	}
-	while (!pf.done && event_base_loop(base, EVLOOP_ONCE) == 0)
-		;
-	if (!pf.ok)
-		str_copy(why, pf.why[0] ? pf.why : "no trust anchor", whylen);
-	return pf.ok ? 0 : -1;
-}
-
 static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -526,11 +493,11 @@ static int cmd_scan_run(int argc, char **argv)
 		rc = EX_SOFTWARE;
 		goto out;
 	}
-	if (preflight_run(run->base, dns, err, sizeof(err)) < 0) {
-		fprintf(stderr, "danemx: scan: resolver cannot validate DNSSEC: %s\n"
-				"danemx: scan: no DANE verdict is possible; check the trust anchor, the clock"
-				" and any forwarder\n", err);
-		rc = 3;
+	if ((rc = cli_dns_preflight("scan", run->base, dns, &dopts, err, sizeof(err))) != 0) {
+		if (rc == 3)
+			fprintf(stderr, "danemx: scan: resolver cannot validate DNSSEC: %s\n"
+					"danemx: scan: no DANE verdict is possible; check the trust anchor, the clock"
+					" and any forwarder\n", err);
 		goto out;
 	}
 	if (run->o.per_ip > 0 && (lim = iplimit_new(run->base, run->o.per_ip)) == NULL) {

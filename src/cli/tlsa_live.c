@@ -46,38 +46,15 @@ struct live {
 	char helo[256];
 };
 
-struct preflight {
-	int done, ok;
-	char why[256];
-};
-
-static void preflight_cb(struct dns_result *r, void *arg)
-{
-	struct preflight *pf = arg;
-
-	pf->done = 1;
-	pf->ok = dns_result_validates(r);
-	if (!pf->ok)
-		str_printf(pf->why, sizeof(pf->why), "the DNSKEY RRset of \"%s\" is %s (%s)%s%s", r->qname,
-			   dns_sec_name(r->sec), dns_status_name(r->status), r->why_bogus[0] ? ": " : "",
-			   r->why_bogus);
-	dns_result_free(r);
-}
-
 /* Can the resolver validate at all? Without it no record can be called published. */
-static int live_preflight(struct live *lv, const char *cmd)
+static int live_preflight(struct live *lv, const char *cmd, const struct dns_opts *dopts)
 {
-	struct preflight pf = {0};
+	char why[256];
+	int rc = cli_dns_preflight(cmd, lv->base, lv->dns, dopts, why, sizeof(why));
 
-	if (dns_probe_validation(lv->dns, preflight_cb, &pf) == NULL)
-		return EX_OSERR;
-	while (!pf.done && event_base_loop(lv->base, EVLOOP_ONCE) == 0)
-		;
-	if (pf.ok)
-		return 0;
-	fprintf(stderr, "danemx %s: resolver cannot validate DNSSEC: %s\n", cmd,
-		pf.why[0] ? pf.why : "no trust anchor");
-	return 3;
+	if (rc == 3)
+		fprintf(stderr, "danemx %s: resolver cannot validate DNSSEC: %s\n", cmd, why);
+	return rc;
 }
 
 static void live_done(struct check_result *res, void *arg)
@@ -111,7 +88,7 @@ static int live_run(struct live *lv, const char *cmd, const struct dns_opts *dop
 		fprintf(stderr, "danemx %s: TLS setup: %s\n", cmd, err);
 		return EX_SOFTWARE;
 	}
-	if ((rc = live_preflight(lv, cmd)) != 0)
+	if ((rc = live_preflight(lv, cmd, dopts)) != 0)
 		return rc;
 	if (gethostname(lv->helo, sizeof(lv->helo)) != 0 || strchr(lv->helo, '.') == NULL)
 		str_copy(lv->helo, "localhost", sizeof(lv->helo));

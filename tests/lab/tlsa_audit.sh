@@ -125,6 +125,12 @@ t_check "invalid name: says why" grep -q "invalid domain name" "$TMPD/a.err"
 printf '. IN DS 1 8 2 %064d\n' 0 >"$TMPD/anchor"
 "$bin" tlsa audit --trust-anchor "$TMPD/anchor" --resolver 127.0.0.1@1 --timeout 1 dane-ok.test \
 	>"$TMPD/a.out" 2>"$TMPD/a.err"
+t_expect "silent resolver: 69" 69 "$?"
+t_check "silent resolver: named" grep -q "resolver 127.0.0.1@1 does not answer" "$TMPD/a.err"
+# the lab's own config without its trust anchor: nothing can validate
+sed '/trust-anchor/d' "$DANEMX_DNS_CONFIG" >"$TMPD/noanchor.conf"
+"$bin" tlsa audit --dns-config "$TMPD/noanchor.conf" --port "$DANEMX_LAB_PORT" --timeout 3 dane-ok.test \
+	>"$TMPD/a.out" 2>"$TMPD/a.err"
 t_expect "resolver cannot validate: 3" 3 "$?"
 t_check "resolver cannot validate: says so" grep -q "cannot validate DNSSEC" "$TMPD/a.err"
 "$bin" tlsa create --usage 4 "$DANEMX_LAB_ROOT_CA" >"$TMPD/a.out" 2>"$TMPD/a.err"
