@@ -36,6 +36,7 @@ struct host_state {
 	int pending;               /* lookups or probes outstanding for this host */
 	struct tlsa_bases bases;
 	size_t base_next;
+	struct host_tls *tls;      /* what the host's probes share; freed when the host ends */
 };
 
 struct check_job {
@@ -538,30 +539,24 @@ static void host_start_probes(struct host_state *hs)
 {
 	struct check_job *job = hs->job;
 	struct check_host *h = hs->h;
-	struct tlsa_rr usable[DANE_PROBE_RR_MAX];
-	size_t nusable = 0;
-	struct refnames refs;
 	struct probe_req req;
 
 	if (job->p.resolve_only) {
 		host_finish(hs);
 		return;
 	}
-	for (size_t i = 0; i < h->ntlsa && nusable < DANE_PROBE_RR_MAX; i++)
-		if (h->tlsa[i].usable)
-			usable[nusable++] = h->tlsa[i].rr;
-	policy_refnames(h->tlsa_base[0] ? h->tlsa_base : h->name, h->name, job->res->domain, &refs);
+	if ((hs->tls = malloc(sizeof(*hs->tls))) == NULL) {
+		host_fail(hs, VERDICT_TEMPFAIL, CHECK_REQ_TEMPFAIL, NULL, "out of memory");
+		host_finish(hs);
+		return;
+	}
+	host_tls_init(hs->tls, h, job->res->domain);
 	memset(&req, 0, sizeof(req));
 	req.base = job->base;
 	req.ssl_ctx = job->p.ssl_ctx;
 	req.port = job->p.port;
 	req.helo = job->p.helo;
-	req.req = h->req;
-	req.trusted = h->trusted;
-	req.rrs = usable;
-	req.nrrs = nusable;
-	req.sni = h->tlsa_base[0] ? h->tlsa_base : h->name;
-	req.refs = &refs;
+	req.tls = hs->tls;
 	req.both_keys = job->p.both_keys;
 	req.timeout_ms = job->p.timeout_ms;
 	req.iplimit = job->p.iplimit;
@@ -614,6 +609,8 @@ static void host_finish(struct host_state *hs)
 			str_copy(h->addrs[i].reason, "not probed: the host is unusable", CHECK_REASON_MAX);
 		}
 	}
+	free(hs->tls);
+	hs->tls = NULL;
 	if (--job->pending == 0)
 		job_finish(job);
 }

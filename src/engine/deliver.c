@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dane/policy.h"
+#include "engine/hosttls.h"
 #include "smtp/client.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -23,11 +24,10 @@ struct deliver_job {
 	size_t *order;               /* host indexes in the order they are tried */
 	size_t nhosts, hi, ai;       /* current host (index into order) and address */
 	struct smtp_client *sc;
-	struct tlsa_rr rrs[32];
-	size_t nrrs;
-	struct refnames refs;
-	const char *names[POLICY_REFNAMES_MAX];
-	enum smtp_tls_req cur_req;
+	struct host_tls tls;         /* the current host's records, SNI and names */
+	enum smtp_tls_req host_req;  /* what the current host gets under the level */
+	enum smtp_tls_req cur_req;   /* what the current session uses (none on a plaintext retry) */
+	int plain_retry;             /* the current address was already retried in plaintext */
 	size_t local_refusals;       /* MX hosts the message could not be sent to as it is */
 	deliver_done_cb cb;
 	void *arg;
@@ -55,6 +55,7 @@ const char *rcpt_status_name(enum rcpt_status s)
 }
 
 static void try_next(struct deliver_job *job);
+static int start_session(struct deliver_job *job, struct check_host *h, struct check_address *a);
 
 static void all_rcpts(struct deliver_result *res, enum rcpt_status st, enum bounce_kind bk,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -129,7 +130,7 @@ static int effective_req(const struct deliver_job *job, const struct check_host 
 static const char *tls_reached(const struct deliver_job *job, const struct smtp_client_result *r)
 {
 	if (r->dane_checked && r->dane.status == DANE_STATUS_VERIFIED)
-		return job->res->dest->mx_lookup.sec == DNS_SEC_SECURE ? "verified" : "trusted";
+		return job->tls.trusted ? "trusted" : "verified";
 	return r->tls ? "encrypted" : "plaintext";
 }
 
@@ -166,14 +167,6 @@ static void record_rcpts(struct deliver_job *job, const struct check_host *h,
 	}
 }
 
-/* The security verdict a session reached (it met the host's TLS requirement). */
-static enum verdict security_reached(const struct deliver_job *job, const struct smtp_client_result *r,
-				     const struct deliver_attempt *at)
-{
-	if (at->matched)
-		return job->res->dest->mx_lookup.sec == DNS_SEC_SECURE ? VERDICT_VERIFIED : VERDICT_TRUSTED;
-	return r->tls ? VERDICT_OPPORTUNISTIC : VERDICT_PLAINTEXT;
-}
 
 /* MAIL was accepted, no recipient was, and at least one RCPT got a 5xx. */
 static int rcpt_5xx(const struct smtp_client_result *r)
@@ -208,8 +201,13 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 		at->mtype = r->dane.mtype;
 		at->depth = r->dane.depth;
 	}
+	{
+		const char *rule;
+		int unreachable;
+		at->v = host_tls_verdict(&job->tls, job->cur_req, r, &rule, at->reason,
+					 sizeof(at->reason), &unreachable);
+	}
 	if (r->delivered) {
-		at->v = security_reached(job, r, at);
 		str_copy(at->reason, r->final_reply, sizeof(at->reason));
 		record_rcpts(job, h, r);
 		job->res->delivered = 1;
@@ -217,13 +215,20 @@ static void session_done(struct smtp_client *sc, const struct smtp_client_result
 		job_done(job);
 		return;
 	}
-	str_copy(at->reason, r->reason, sizeof(at->reason));
-	at->v = r->fail == SMTP_FAIL_DANE || (r->fail == SMTP_FAIL_TLS && job->cur_req >= SMTP_TLS_ENCRYPT)
-			? VERDICT_DANE_FAIL : VERDICT_TEMPFAIL;
-	/* Refused over a session whose TLS met the host's requirement: the attempt's security
-	 * verdict is what was reached; the refusal is in the reason and the recipients. */
-	if (r->fail == SMTP_FAIL_REJECTED && (r->tls || job->cur_req < SMTP_TLS_ENCRYPT))
-		at->v = security_reached(job, r, at);
+	if (r->fail == SMTP_FAIL_TLS && job->cur_req == SMTP_TLS_MAY && !job->plain_retry) {
+		/* An opportunistic host (no usable TLSA) whose TLS fails: retry the same address
+		 * in plaintext once, as Postfix does (RFC 7435). Never for DANE or encrypt. */
+		struct check_host *hh = h;
+		smtp_client_free(sc);
+		job->sc = NULL;
+		job->plain_retry = 1;
+		job->cur_req = SMTP_TLS_NONE;
+		if (start_session(job, hh, &hh->addrs[job->ai]) == 0)
+			return;
+		job->ai++;
+		try_next(job);
+		return;
+	}
 	if (r->fail == SMTP_FAIL_REJECTED && rcpt_5xx(r)) {
 		/* MAIL accepted, no RCPT: each recipient by its own reply, whatever the last
 		 * reply was. A 5xx is final (no other MX is asked for it), a 4xx deferred. */
@@ -267,16 +272,8 @@ static int start_session(struct deliver_job *job, struct check_host *h, struct c
 	p.port = job->p.check.port;
 	p.helo_name = job->p.check.helo;
 	p.mode = SMTP_MODE_DELIVER;
-	p.tls = job->cur_req;
 	p.ssl_ctx = job->p.check.ssl_ctx;
-	p.sni = h->tlsa_base[0] ? h->tlsa_base : h->name;
-	if (p.tls == SMTP_TLS_DANE) {
-		p.tlsa = job->rrs;
-		p.ntlsa = job->nrrs;
-		p.tlsa_base = p.sni;
-		p.refnames = job->names;
-		p.nrefnames = job->refs.n;
-	}
+	host_tls_apply(&job->tls, job->cur_req, &p);
 	/* --timeout bounds every phase but the wait for the reply to the final dot, which keeps
 	 * RFC 5321 4.5.3.2.6's 10 minutes: giving up earlier risks a duplicate (RFC 1047). */
 	if (t > 0)
@@ -296,16 +293,6 @@ static int start_session(struct deliver_job *job, struct check_host *h, struct c
 	return 0;
 }
 
-static void host_prepare(struct deliver_job *job, const struct check_host *h)
-{
-	job->nrrs = 0;
-	for (size_t i = 0; i < h->ntlsa && job->nrrs < 32; i++)
-		if (h->tlsa[i].usable)
-			job->rrs[job->nrrs++] = h->tlsa[i].rr;
-	policy_refnames(h->tlsa_base[0] ? h->tlsa_base : h->name, h->name, job->res->domain, &job->refs);
-	for (size_t i = 0; i < job->refs.n; i++)
-		job->names[i] = job->refs.name[i];
-}
 
 /* Try the next address, or the next host; when none is left, defer everyone. */
 static void try_next(struct deliver_job *job)
@@ -317,7 +304,7 @@ static void try_next(struct deliver_job *job)
 		char why[CHECK_REASON_MAX];
 
 		if (job->ai == 0) {
-			if (effective_req(job, h, &job->cur_req, why, sizeof(why)) < 0 || h->naddrs == 0) {
+			if (effective_req(job, h, &job->host_req, why, sizeof(why)) < 0 || h->naddrs == 0) {
 				struct deliver_attempt *at = attempt_new(job, h);
 				if (at != NULL) {
 					at->requirement = "skipped";
@@ -327,11 +314,14 @@ static void try_next(struct deliver_job *job)
 				}
 				continue;
 			}
-			host_prepare(job, h);
+			host_tls_init(&job->tls, h, job->res->domain);
 		}
-		for (; job->ai < h->naddrs; job->ai++)
+		for (; job->ai < h->naddrs; job->ai++) {
+			job->cur_req = job->host_req;
+			job->plain_retry = 0;
 			if (start_session(job, h, &h->addrs[job->ai]) == 0)
 				return;
+		}
 	}
 	/* Nothing delivered. When every host that was reached refused the message as it is
 	 * (too big, 8-bit data without 8BITMIME), no retry can help: it bounces. */

@@ -18,10 +18,6 @@
 
 struct addr_probe {
 	struct probe_req req;
-	struct tlsa_rr rrs[DANE_PROBE_RR_MAX];
-	struct refnames refs;
-	const char *names[POLICY_REFNAMES_MAX];
-	char sni[DNS_NAME_MAX];
 	struct check_address *a;
 	void (*done)(struct check_address *, void *);
 	void *arg;
@@ -29,15 +25,6 @@ struct addr_probe {
 	struct iplimit_ticket slot;    /* the per-address connection slot (req.iplimit) */
 	enum tls_keytype kt;           /* the key type of the session waiting for its slot */
 };
-
-static enum smtp_tls_req smtp_req_of(enum check_tls_req r)
-{
-	switch (r) {
-	case CHECK_REQ_DANE: return SMTP_TLS_DANE;
-	case CHECK_REQ_ENCRYPT: return SMTP_TLS_ENCRYPT;
-	default: return SMTP_TLS_MAY;
-	}
-}
 
 static void probe_reason(struct check_probe *pr, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -48,66 +35,6 @@ static void probe_reason(struct check_probe *pr, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pr->reason, sizeof(pr->reason), fmt, ap);
 	va_end(ap);
-}
-
-/* The verdict of a completed session under the host's requirement. */
-static void probe_judge(const struct addr_probe *ap, struct check_probe *pr,
-			const struct smtp_client_result *r)
-{
-	enum check_tls_req req = ap->req.req;
-
-	switch (r->fail) {
-	case SMTP_FAIL_NONE:
-		break;
-	case SMTP_FAIL_CONNECT:
-	case SMTP_FAIL_TIMEOUT:
-		pr->v = VERDICT_TEMPFAIL;
-		pr->rule = "RFC 5321 §4.5.3.2";
-		pr->unreachable = r->stage <= SMTP_ST_CONNECT;
-		probe_reason(pr, "%s", r->reason);
-		return;
-	case SMTP_FAIL_PROTOCOL:
-	case SMTP_FAIL_REJECTED:
-		pr->v = VERDICT_TEMPFAIL;
-		pr->rule = "RFC 5321 §4.2";
-		probe_reason(pr, "%s", r->reason);
-		return;
-	case SMTP_FAIL_TLS:
-		if (req == CHECK_REQ_MAY) {
-			/* An opportunistic sender retries in plaintext: say so, do not hide it. */
-			pr->v = VERDICT_PLAINTEXT;
-			pr->rule = "RFC 7672 §2.2";
-			probe_reason(pr, "TLS failed (%s); opportunistic senders fall back to plaintext", r->reason);
-			return;
-		}
-		/* TLS was required: a failure like DANE's */
-		__attribute__((fallthrough));
-	case SMTP_FAIL_DANE:
-		pr->v = VERDICT_DANE_FAIL;
-		pr->rule = req == CHECK_REQ_DANE ? "RFC 7672 §3" : "RFC 7672 §2.2";
-		probe_reason(pr, "%s", r->reason);
-		return;
-	}
-	if (req == CHECK_REQ_DANE) {
-		const struct dane_outcome *d = &r->dane;
-		pr->v = ap->req.trusted ? VERDICT_TRUSTED : VERDICT_VERIFIED;
-		pr->rule = d->usage == 2 ? "RFC 7672 §3.1.2" : "RFC 7672 §3.1.1";
-		probe_reason(pr, "TLSA %u %u %u matched the certificate at depth %d%s%s",
-			     d->usage, d->selector, d->mtype, d->depth,
-			     d->peername[0] ? ", name " : "", d->peername);
-	} else if (req == CHECK_REQ_ENCRYPT) {
-		pr->v = VERDICT_ENCRYPT_ONLY;
-		pr->rule = "RFC 7672 §3.1";
-		probe_reason(pr, "%s, not authenticated: no usable TLSA record", r->tls_facts.version);
-	} else if (r->tls) {
-		pr->v = VERDICT_OPPORTUNISTIC;
-		pr->rule = "RFC 7672 §2.2";
-		probe_reason(pr, "%s without authentication (no secure TLSA records)", r->tls_facts.version);
-	} else {
-		pr->v = VERDICT_PLAINTEXT;
-		pr->rule = "RFC 7672 §2.2";
-		probe_reason(pr, "STARTTLS not offered: mail goes in plaintext");
-	}
 }
 
 static struct smtp_client_result *result_copy(const struct smtp_client_result *r)
@@ -177,7 +104,8 @@ static void probe_cb(struct smtp_client *sc, const struct smtp_client_result *r,
 
 	/* r belongs to the session: everything is taken from it before the session goes. */
 	pr->client = result_copy(r);
-	probe_judge(ap, pr, r);
+	pr->v = host_tls_verdict(ap->req.tls, host_tls_smtp_req(ap->req.tls->req), r, &pr->rule,
+				 pr->reason, sizeof(pr->reason), &pr->unreachable);
 	smtp_client_free(sc);
 	ap->sc = NULL;
 	iplimit_release(ap->req.iplimit, &ap->slot);
@@ -197,7 +125,7 @@ static void probe_cb(struct smtp_client *sc, const struct smtp_client_result *r,
 		probe_finish(ap);
 		return;
 	}
-	if (ap->req.both_keys && ap->req.req == CHECK_REQ_DANE && r->tls) {
+	if (ap->req.both_keys && ap->req.tls->req == CHECK_REQ_DANE && r->tls) {
 		enum tls_keytype other = strcmp(leaf_key(r), "RSA") == 0 ? TLS_KEYTYPE_ECDSA : TLS_KEYTYPE_RSA;
 		a->nprobes = 2;
 		a->probes[1].key_type = tls_keytype_name(other);
@@ -221,17 +149,9 @@ static int probe_connect(struct addr_probe *ap, enum tls_keytype kt)
 	p.port = ap->req.port;
 	p.helo_name = ap->req.helo;
 	p.mode = SMTP_MODE_PROBE;
-	p.tls = smtp_req_of(ap->req.req);
 	p.ssl_ctx = ap->req.ssl_ctx;
 	p.keytype = kt;
-	p.sni = ap->sni;
-	if (p.tls == SMTP_TLS_DANE) {
-		p.tlsa = ap->rrs;
-		p.ntlsa = ap->req.nrrs;
-		p.tlsa_base = ap->sni;
-		p.refnames = ap->names;
-		p.nrefnames = ap->refs.n;
-	}
+	host_tls_apply(ap->req.tls, host_tls_smtp_req(ap->req.tls->req), &p);
 	if (t > 0) {
 		p.to.connect_ms = p.to.banner_ms = p.to.ehlo_ms = p.to.starttls_ms = t;
 		p.to.tls_ms = p.to.quit_ms = t;
@@ -291,13 +211,6 @@ int probe_address(const struct probe_req *req, struct check_address *a,
 		return -1;
 	}
 	ap->req = *req;
-	ap->req.nrrs = req->nrrs < DANE_PROBE_RR_MAX ? req->nrrs : DANE_PROBE_RR_MAX;
-	memcpy(ap->rrs, req->rrs, ap->req.nrrs * sizeof(ap->rrs[0])); /* data stays with the host */
-	ap->req.rrs = ap->rrs;
-	ap->refs = *req->refs;
-	for (size_t i = 0; i < ap->refs.n; i++)
-		ap->names[i] = ap->refs.name[i];
-	str_copy(ap->sni, req->sni, sizeof(ap->sni));
 	ap->a = a;
 	ap->done = done;
 	ap->arg = arg;

@@ -14,21 +14,16 @@
 
 #include "dane/policy.h"
 #include "engine/check.h"
+#include "engine/hosttls.h"
 #include "engine/iplimit.h"
-
-#define DANE_PROBE_RR_MAX 32
 
 struct probe_req {
 	struct event_base *base;
 	SSL_CTX *ssl_ctx;
 	uint16_t port;
 	const char *helo;
-	enum check_tls_req req;
-	int trusted;                   /* DANE success counts as "trusted" (insecure MX RRset) */
-	const struct tlsa_rr *rrs;     /* usable records only (copied by the probe) */
-	size_t nrrs;
-	const char *sni;               /* the TLSA base domain */
-	const struct refnames *refs;   /* reference identifiers for DANE-TA */
+	const struct host_tls *tls;    /* the host's requirement, records, SNI, names: must
+					  outlive the probe (the host finishes after its probes) */
 	int both_keys;                 /* also probe the other key type where DANE applies */
 	unsigned timeout_ms;
 	struct iplimit *iplimit;       /* optional: a slot per session, taken before connect */

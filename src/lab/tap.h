@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <event2/event.h>
 
-#define TAP_CAPTURE_MAX ((size_t)256 * 1024)  /* bytes kept per direction per connection */
+#define TAP_CAPTURE_MAX ((size_t)256 * 1024)  /* client-to-server bytes kept per tap, over all
+						 its connections since the last tap_take() */
 
 struct tap;
 
