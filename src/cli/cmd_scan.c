@@ -84,6 +84,9 @@ struct scan_run {
 	struct check_params params;
 	struct scan_opts o;
 	FILE *in;
+	struct scan_reader rd;     /* lines for admission: never blocks the loop */
+	struct event *in_ev;       /* armed when the input has no complete line yet */
+	int in_flags;              /* the input's fcntl flags before O_NONBLOCK, or -1 */
 	int in_done, out_fd, rc;
 	size_t running;
 	struct scan_seen *seen;
@@ -195,11 +198,17 @@ static void invalid_line(struct scan_run *run)
 }
 
 /* Start the next admitted name; 0 when a check started, 1 when the line was consumed
- * otherwise, -1 at the end of the input. */
+ * otherwise, 2 when no line is ready yet (the loop waits for the input), -1 at the end
+ * of the input. */
 static int admit_one(struct scan_run *run)
 {
-	enum scan_in k = scan_read(run->in, &run->line);
+	enum scan_in k = scan_reader_next(&run->rd, &run->line);
 
+	if (k == SCAN_IN_AGAIN) {
+		if (run->in_ev != NULL)
+			event_add(run->in_ev, NULL);
+		return 2;
+	}
 	if (k == SCAN_IN_EOF || k == SCAN_IN_ERROR) {
 		if (k == SCAN_IN_ERROR) {
 			fprintf(stderr, "danemx: scan: read error: %s\n", strerror(errno));
@@ -234,8 +243,10 @@ static int admit_one(struct scan_run *run)
 
 static void fill(struct scan_run *run)
 {
+	int r;
+
 	while (!run->in_done && run->running < run->o.concurrency)
-		if (admit_one(run) < 0)
+		if ((r = admit_one(run)) < 0 || r == 2)
 			break;
 	if (run->in_done && run->running == 0)
 		event_base_loopbreak(run->base);
@@ -372,7 +383,23 @@ static int open_input(struct scan_run *run)
 	}
 	if (run->o.progress && fstat(fileno(run->in), &sb) == 0 && S_ISREG(sb.st_mode))
 		run->total = count_total(run);
+	scan_reader_init(&run->rd, fileno(run->in));
+	run->in_flags = -1;
+	if (fstat(fileno(run->in), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		/* A pipe or terminal: a slow producer must not stop the loop (and with it every
+		 * session's timers) while a line is awaited. Restored at exit: it may be shared. */
+		run->in_flags = fcntl(fileno(run->in), F_GETFL);
+		if (run->in_flags >= 0 && fcntl(fileno(run->in), F_SETFL, run->in_flags | O_NONBLOCK) < 0)
+			run->in_flags = -1;
+	}
 	return 0;
+}
+
+static void on_input(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	fill(arg);
 }
 
 static int open_output(struct scan_run *run)
@@ -430,6 +457,8 @@ static int scan_loop(struct scan_run *run)
 	clock_gettime(CLOCK_MONOTONIC, &run->start);
 	if (run->o.progress && ((run->tick = event_new(run->base, -1, EV_PERSIST, on_tick, run)) == NULL ||
 				event_add(run->tick, &one) != 0))
+		return EX_OSERR;
+	if ((run->in_ev = event_new(run->base, run->rd.fd, EV_READ, on_input, run)) == NULL)
 		return EX_OSERR;
 	fill(run);
 	if (!(run->in_done && run->running == 0))
@@ -513,6 +542,10 @@ static int cmd_scan_run(int argc, char **argv)
 out:
 	if (run->tick != NULL)
 		event_free(run->tick);
+	if (run->in_ev != NULL)
+		event_free(run->in_ev);
+	if (run->in != NULL && run->in_flags >= 0)
+		fcntl(fileno(run->in), F_SETFL, run->in_flags);
 	iplimit_free(lim);
 	SSL_CTX_free(ctx);
 	dns_ctx_free(dns);

@@ -81,6 +81,23 @@ enum scan_in scan_classify(const char *line, size_t len, char *name, size_t name
 	return SCAN_IN_NAME;
 }
 
+/* One line read: count it, keep its first bytes, classify it (total: its full length). */
+static enum scan_in scan_line(struct scan_input *in, const char *raw, size_t n, size_t total)
+{
+	if (n > SCAN_LINE_MAX)
+		n = SCAN_LINE_MAX;
+	if (raw != in->raw)
+		memcpy(in->raw, raw, n);
+	in->lineno++;
+	in->raw[n] = '\0';
+	in->rawlen = n;
+	if (total > SCAN_LINE_MAX) {
+		str_printf(in->why, sizeof(in->why), "line longer than %d bytes", SCAN_LINE_MAX);
+		return SCAN_IN_INVALID;
+	}
+	return scan_classify(in->raw, n, in->name, sizeof(in->name), in->why, sizeof(in->why));
+}
+
 enum scan_in scan_read(FILE *fp, struct scan_input *in)
 {
 	size_t n = 0, total = 0;
@@ -96,14 +113,64 @@ enum scan_in scan_read(FILE *fp, struct scan_input *in)
 	}
 	if (c == EOF && total == 0)
 		return ferror(fp) ? SCAN_IN_ERROR : SCAN_IN_EOF;
-	in->lineno++;
-	in->raw[n] = '\0';
-	in->rawlen = n;
-	if (total > SCAN_LINE_MAX) {
-		str_printf(in->why, sizeof(in->why), "line longer than %d bytes", SCAN_LINE_MAX);
-		return SCAN_IN_INVALID;
+	return scan_line(in, in->raw, n, total);
+}
+
+void scan_reader_init(struct scan_reader *r, int fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+}
+
+/* Take a line of rawn kept bytes (total bytes long) out of the buffer's first used bytes. */
+static void reader_consume(struct scan_reader *r, size_t n)
+{
+	memmove(r->buf, r->buf + n, r->len - n);
+	r->len -= n;
+}
+
+enum scan_in scan_reader_next(struct scan_reader *r, struct scan_input *in)
+{
+	for (;;) {
+		char *nl = memchr(r->buf, '\n', r->len);
+		ssize_t got;
+
+		in->name[0] = in->why[0] = '\0';
+		if (nl != NULL || (r->eof && (r->len > 0 || r->discarding))) {
+			size_t n = nl != NULL ? (size_t)(nl - r->buf) : r->len;
+			enum scan_in k;
+
+			if (r->discarding)
+				k = scan_line(in, r->pending, strlen(r->pending), r->discard_total + n);
+			else
+				k = scan_line(in, r->buf, n < SCAN_LINE_MAX ? n : SCAN_LINE_MAX, n);
+			reader_consume(r, nl != NULL ? n + 1 : n);
+			r->discarding = 0;
+			return k;
+		}
+		if (r->eof)
+			return SCAN_IN_EOF;
+		if (r->discarding) {
+			r->discard_total += r->len;
+			r->len = 0;
+		} else if (r->len > SCAN_LINE_MAX) {
+			/* no newline within the limit: keep the head for the report, drop the rest */
+			memcpy(r->pending, r->buf, SCAN_LINE_MAX);
+			r->pending[SCAN_LINE_MAX] = '\0';
+			r->discard_total = r->len;
+			r->discarding = 1;
+			r->len = 0;
+		}
+		got = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		if (got > 0)
+			r->len += (size_t)got;
+		else if (got == 0)
+			r->eof = 1;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return SCAN_IN_AGAIN;
+		else if (errno != EINTR)
+			return SCAN_IN_ERROR;
 	}
-	return scan_classify(in->raw, n, in->name, sizeof(in->name), in->why, sizeof(in->why));
 }
 
 /* ---- shards --------------------------------------------------------------------- */

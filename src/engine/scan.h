@@ -29,6 +29,7 @@ enum scan_in {
 	SCAN_IN_INVALID,    /* raw/why say what is wrong; report it and go on */
 	SCAN_IN_EOF,
 	SCAN_IN_ERROR,      /* read error (errno) */
+	SCAN_IN_AGAIN,      /* scan_reader_next: no complete line now; wait for readability */
 };
 
 struct scan_input {
@@ -39,8 +40,25 @@ struct scan_input {
 	char why[256];
 };
 
-/* Read the next line of fp and classify it. */
+/* Read the next line of fp and classify it. It may block: for files and tests. */
 enum scan_in scan_read(FILE *fp, struct scan_input *in);
+
+/* A line reader over a descriptor that never blocks the event loop: lines come from a
+ * bounded buffer; when none is complete and a non-blocking fd has nothing more now, it
+ * returns SCAN_IN_AGAIN and the caller waits for readability. Over-long lines are
+ * reported exactly as scan_read() reports them, and never buffered whole. */
+#define SCAN_READER_BUF (4 * SCAN_LINE_MAX)
+struct scan_reader {
+	int fd;
+	char buf[SCAN_READER_BUF];
+	size_t len;
+	int eof;
+	int discarding;                 /* inside an over-long line: its rest is dropped */
+	char pending[SCAN_LINE_MAX + 1]; /* the first bytes of that line */
+	size_t discard_total;           /* its length so far */
+};
+void scan_reader_init(struct scan_reader *r, int fd);
+enum scan_in scan_reader_next(struct scan_reader *r, struct scan_input *in);
 /* One line (without its newline) to a normalised A-label name: SCAN_IN_NAME, _SKIP or
  * _INVALID (why set). */
 enum scan_in scan_classify(const char *line, size_t len, char *name, size_t namelen,

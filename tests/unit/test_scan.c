@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
@@ -218,11 +219,52 @@ static void test_stats(void **state)
 	free(st);
 }
 
+/* The non-blocking reader: AGAIN while a line is incomplete, an over-long line reported
+ * without being buffered whole (it spans several reads), a last line without newline. */
+static void test_reader_nonblocking(void **state)
+{
+	struct scan_reader *r = malloc(sizeof(*r));
+	struct scan_input *in = calloc(1, sizeof(*in));
+	char *big = malloc(3 * SCAN_LINE_MAX + 2);
+	int fds[2];
+	(void)state;
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+	scan_reader_init(r, fds[0]);
+	assert_int_equal(scan_reader_next(r, in), SCAN_IN_AGAIN);
+	assert_int_equal(write(fds[1], "example.", 8), 8);
+	assert_int_equal(scan_reader_next(r, in), SCAN_IN_AGAIN);   /* no newline yet */
+	assert_int_equal(write(fds[1], "test\n", 5), 5);
+	assert_int_equal(scan_reader_next(r, in), SCAN_IN_NAME);
+	assert_string_equal(in->name, "example.test");
+	memset(big, 'a', 3 * SCAN_LINE_MAX);
+	assert_int_equal(write(fds[1], big, 2 * SCAN_LINE_MAX), 2 * SCAN_LINE_MAX);
+	assert_int_equal(scan_reader_next(r, in), SCAN_IN_AGAIN);   /* over-long, not ended */
+	big[SCAN_LINE_MAX] = '\n';
+	assert_int_equal(write(fds[1], big, SCAN_LINE_MAX + 1), SCAN_LINE_MAX + 1);
+	assert_int_equal(scan_reader_next(r, in), SCAN_IN_INVALID);
+	assert_non_null(strstr(in->why, "longer than"));
+	assert_int_equal(in->rawlen, SCAN_LINE_MAX);
+	assert_int_equal(write(fds[1], "# comment\nlast.test", 19), 19);
+	close(fds[1]);
+	assert_int_equal(scan_reader_next(r, in), SCAN_IN_SKIP);
+	assert_int_equal(scan_reader_next(r, in), SCAN_IN_NAME);   /* no final newline */
+	assert_string_equal(in->name, "last.test");
+	assert_int_equal(scan_reader_next(r, in), SCAN_IN_EOF);
+	assert_int_equal(in->lineno, 4);
+	close(fds[0]);
+	free(big);
+	free(in);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_read_long_line),
+		cmocka_unit_test(test_reader_nonblocking),
 		cmocka_unit_test(test_shard),
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_reason_class),
