@@ -8,13 +8,7 @@ bin=$1
 src=$2
 . "$src/tests/lab/lib.bash"
 
-dport=
-for _ in $(seq 1 20); do
-	p=$((40000 + RANDOM % 20000))
-	# unbound binds UDP and TCP on the port: both must be free
-	if ! ss -Hlntu "sport = :$p" 2>/dev/null | grep -q .; then dport=$p; break; fi
-done
-[ -n "$dport" ] || { echo "FAIL: no free UDP port"; exit 1; }
+dport=$(lab_free_dns_port) || { echo "FAIL: no free port for the lab DNS"; exit 1; }
 lab_start --dns-listen "127.0.0.1@$dport" || exit 1
 opts=(--resolver "127.0.0.1@$dport" --trust-anchor "$DANEMX_LAB_ANCHOR" --port "$DANEMX_LAB_PORT" --timeout 3)
 

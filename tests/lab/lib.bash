@@ -4,6 +4,7 @@
 #                                      when set, e.g. 25 inside a private network namespace);
 #                                      sources lab.env
 #   lab_stop                           stop it and check that nothing is left behind
+#   lab_free_dns_port                  a port free for UDP and TCP, for --dns-listen
 #   t_check NAME [!] cmd...            a check that passes when cmd succeeds (fails, with !)
 #   t_expect NAME WANT GOT             a check that passes when WANT == GOT
 #   t_summary                          print "N passed, M failed"; exit 1 on any failure
@@ -52,6 +53,19 @@ lab_free_port() {
 	for _ in $(seq 1 50); do
 		p=$((20000 + RANDOM % 20000))
 		if ! (exec 3<>/dev/tcp/127.1.0.3/$p) 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# A port free for UDP and TCP (a DNS server binds both), for `lab up --dns-listen`.
+lab_free_dns_port() {
+	local p
+	for _ in $(seq 1 20); do
+		p=$((40000 + RANDOM % 20000))
+		if ! ss -Hlntu "sport = :$p" 2>/dev/null | grep -q .; then
 			echo "$p"
 			return 0
 		fi
