@@ -102,25 +102,10 @@ minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 $(doc_block main.cf)
 MAINCF
-cat >"$pf/master.cf" <<MASTERCF
-pickup    unix  n       -       n       1       1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
+{ cat "$src/tests/lab/fixtures/postfix-master.cf"; cat <<MASTERCF
 $(doc_block master.cf | sed "s|/usr/local/bin/danemx send|$bin send $labopts|")
 MASTERCF
+} >"$pf/master.cf"
 t_check "pipe(8): main.cf lines from docs/send.md" grep -q '^danemx_destination_recipient_limit = 1$' "$pf/main.cf"
 t_check "pipe(8): master.cf entry from docs/send.md" grep -q "argv=$bin send .*--from=\${sender} --to=\${recipient}\$" "$pf/master.cf"
 postfix -c "$pf" start >"$TMPD/pf-start.log" 2>&1

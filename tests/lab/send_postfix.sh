@@ -82,27 +82,11 @@ virtual_minimum_uid = 100
 message_size_limit = 20000000
 queue_run_delay = 1s
 MAINCF
-cat >"$pf/master.cf" <<MASTERCF
+{ cat "$src/tests/lab/fixtures/postfix-master.cf"; cat <<MASTERCF
 127.1.0.3:$port inet n - n - - smtpd
-pickup    unix  n       -       n       1       1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-postlog   unix-dgram n  -       n       -       1       postlogd
 virtual   unix  -       n       n       -       -       virtual
 MASTERCF
+} >"$pf/master.cf"
 postfix -c "$pf" start >"$TMPD/pf-start.log" 2>&1
 t_check "postfix started" test -s "$pf/queue/pid/master.pid" || cat "$TMPD/pf-start.log"
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.1.0.3/$port) 2>/dev/null && break; sleep 0.1; done
