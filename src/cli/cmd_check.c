@@ -142,18 +142,6 @@ static int exit_for(const struct check_run *run)
 	return worst;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || *s == '-' || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static int validation_failed(struct check_run *run, const char *why)
 {
@@ -223,7 +211,7 @@ static int cmd_check_run(int argc, char **argv)
 		case OPT_JSON: run.format = 1; break;
 		case OPT_NAGIOS: run.format = 2; break;
 		case OPT_PORT:
-			if (parse_uint(optarg, 65535, &v) < 0 || v == 0) {
+			if (str_to_ulong(optarg, 1, 65535, &v) < 0) {
 				fprintf(stderr, "danemx: check: --port: not a port number: %s\n", optarg);
 				return EX_USAGE;
 			}
@@ -231,7 +219,7 @@ static int cmd_check_run(int argc, char **argv)
 			break;
 		case OPT_HELO: run.params.helo = optarg; break;
 		case OPT_CONC:
-			if (parse_uint(optarg, 100000, &v) < 0 || v == 0) {
+			if (str_to_ulong(optarg, 1, 100000, &v) < 0) {
 				fprintf(stderr, "danemx: check: --concurrency: want 1 to 100000: %s\n", optarg);
 				return EX_USAGE;
 			}

@@ -556,7 +556,6 @@ static int cmd_demo_run(int argc, char **argv)
 	struct demo dm;
 	char err[512];
 	int c, rc = 0;
-	char *end;
 	unsigned long v;
 
 	memset(&dm, 0, sizeof(dm));
@@ -571,8 +570,7 @@ static int cmd_demo_run(int argc, char **argv)
 		case 'j': dm.json = 1; break;
 		case 'k': dm.keep = 1; break;
 		case 'p':
-			v = strtoul(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || v == 0 || v >= 65535) {
+			if (str_to_ulong(optarg, 1, 65534, &v) < 0) {
 				fprintf(stderr, "danemx: demo: --port: not a port number: %s\n", optarg);
 				return EX_USAGE;
 			}

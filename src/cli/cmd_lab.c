@@ -78,30 +78,19 @@ struct lab_opts {
 	struct lab_bulk *b;          /* the bulk lab, when --bulk */
 };
 
-static int parse_port(const char *s, unsigned *out)
+static int parse_count(const char *s, unsigned max, unsigned *out)
 {
-	char *end;
-	long v;
+	unsigned long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < 1 || v > 65535)
+	if (str_to_ulong(s, 1, max, &v) < 0)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
 }
 
-static int parse_count(const char *s, unsigned max, unsigned *out)
+static int parse_port(const char *s, unsigned *out)
 {
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *s < '0' || *s > '9' || *end != '\0' || v < 1 || v > max)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
+	return parse_count(s, 65535, out);
 }
 
 /* ADDR@PORT with a loopback IPv4 ADDR: unbound must never serve the lab beyond the host. */

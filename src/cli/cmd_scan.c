@@ -254,20 +254,6 @@ static void fill(struct scan_run *run)
 
 /* ---- setup -------------------------------------------------------------------- */
 
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static int bad(const char *opt, const char *want, const char *arg)
 {
@@ -283,12 +269,12 @@ static int scan_option(int c, const char *arg, struct scan_opts *o, struct check
 	case '4': o->families |= CHECK_INET; return 0;
 	case '6': o->families |= CHECK_INET6; return 0;
 	case OPT_CONC:
-		if (parse_ulong(arg, 1, 100000, &v) < 0)
+		if (str_to_ulong(arg, 1, 100000, &v) < 0)
 			return bad("--concurrency", "1 to 100000", arg);
 		o->concurrency = v;
 		return 0;
 	case OPT_PERIP:
-		if (parse_ulong(arg, 1, 100000, &v) < 0)
+		if (str_to_ulong(arg, 1, 100000, &v) < 0)
 			return bad("--per-ip", "1 to 100000", arg);
 		o->per_ip = (unsigned)v;
 		return 0;
@@ -301,7 +287,7 @@ static int scan_option(int c, const char *arg, struct scan_opts *o, struct check
 	case OPT_PROGRESS: o->progress = 1; return 0;
 	case OPT_QUIET: o->quiet = 1; return 0;
 	case OPT_PORT:
-		if (parse_ulong(arg, 1, 65535, &v) < 0)
+		if (str_to_ulong(arg, 1, 65535, &v) < 0)
 			return bad("--port", "a port number", arg);
 		p->port = (uint16_t)v;
 		return 0;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,7 +360,6 @@ static int cmd_send_run(int argc, char **argv)
 	const char *from = NULL;
 	size_t nto = 0, max_size = (size_t)64 * 1024 * 1024;
 	int c, rc = EX_SOFTWARE, json = 0, families = 0, level;
-	char *end;
 	unsigned long v;
 
 	to = calloc((size_t)argc, sizeof(char *));
@@ -392,9 +392,7 @@ static int cmd_send_run(int argc, char **argv)
 		case OPT_HELO: dp.check.helo = optarg; break;
 		case OPT_JSON: json = 1; break;
 		case OPT_PORT:
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || *optarg == '\0' || v == 0 || v > 65535) {
+			if (str_to_ulong(optarg, 1, 65535, &v) < 0) {
 				fprintf(stderr, "danemx: send: --port: not a port number: %s\n", optarg);
 				rc = EX_USAGE;
 				goto out;
@@ -402,9 +400,7 @@ static int cmd_send_run(int argc, char **argv)
 			dp.check.port = (uint16_t)v;
 			break;
 		case OPT_MAXSIZE:
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || *optarg == '\0' || *optarg == '-' || v == 0) {
+			if (str_to_ulong(optarg, 1, ULONG_MAX, &v) < 0) {
 				fprintf(stderr, "danemx: send: --max-size: not a size in bytes: %s\n", optarg);
 				rc = EX_USAGE;
 				goto out;

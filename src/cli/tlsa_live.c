@@ -119,18 +119,12 @@ static void live_free(struct live *lv)
 static int parse_num(const char *cmd, const char *opt, const char *s, unsigned long min,
 		     unsigned long max, unsigned long *out)
 {
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *s == '-' || *end != '\0' || v < min || v > max) {
+	if (str_to_ulong(s, min, max, out) < 0) {
 		char esc[64];
 		str_escape(esc, sizeof(esc), s, strlen(s));
 		fprintf(stderr, "danemx %s: --%s: want a number %lu-%lu: %s\n", cmd, opt, min, max, esc);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "util/str.h"
 #include "util/log.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,6 +101,23 @@ int str_err(int code, char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+int str_to_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > (ULONG_MAX - (unsigned long)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 char *str_lower(char *s)

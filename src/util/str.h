@@ -26,6 +26,10 @@ int str_printf(char *dst, size_t size, const char *fmt, ...) __attribute__((form
  * error path is one statement: return str_err(E_FILE, err, errlen, "%s: %s", path, why); */
 int str_err(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* A whole decimal number from a command line or file: digits only (no sign, no blanks,
+ * nothing after), within [min, max]. 0 and *out set, or -1 and *out untouched. */
+int str_to_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
 /* Lower-case in place (ASCII only); returns s. */
 char *str_lower(char *s);
 /* 1 if a equals b ignoring ASCII case. */

@@ -46,6 +46,22 @@ static void test_str_escape(void **state)
 	assert_false(str_ieq("a", "ab"));
 }
 
+static void test_str_to_ulong(void **state)
+{
+	unsigned long v = 7;
+	(void)state;
+	assert_int_equal(str_to_ulong("25", 1, 65535, &v), 0);
+	assert_int_equal(v, 25);
+	/* no sign, no blanks, nothing after, no empty string, range and overflow checked */
+	static const char *const bad[] = {"", "-1", "+1", " 1", "1 ", "1x", "0x10", "65536", "0",
+					  "99999999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		assert_int_equal(str_to_ulong(bad[i], 1, 65535, &v), -1);
+		assert_int_equal(v, 7);
+	}
+}
+
 static void test_json_writer(void **state)
 {
 	struct buf b = BUF_INIT(0);
@@ -77,6 +93,7 @@ int main(void)
 		cmocka_unit_test(test_buf_limit),
 		cmocka_unit_test(test_str_copy_truncation),
 		cmocka_unit_test(test_str_escape),
+		cmocka_unit_test(test_str_to_ulong),
 		cmocka_unit_test(test_json_writer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
